@@ -1,0 +1,44 @@
+//! # borel-autograd
+//!
+//! Tensors in `f32` and `f64`, a define-by-run tape, reverse-mode gradients of any order,
+//! and a gradient checker.
+//!
+//! Forward code is plain Rust on [`Var`]s: every op records a node on the [`Tape`], and
+//! [`Var::backward`] returns a [`GradStore`] with the gradient of every leaf made with
+//! [`Tape::var`]. [`Tape::grad`] with `create_graph = true` records the backward pass too, so
+//! gradients can be differentiated again.
+//!
+//! ```
+//! use borel_autograd::{Tape, Tensor};
+//!
+//! // A two-layer network, written as its forward code.
+//! let tape = Tape::<f32>::new();
+//! let x = tape.constant(Tensor::from_vec(vec![0.5, -1.0], &[1, 2]));
+//! let w1 = tape.var(Tensor::from_vec(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]));
+//! let w2 = tape.var(Tensor::from_vec(vec![1.0, -1.0, 0.5], &[3, 1]));
+//! let y = x.matmul(w1).tanh().matmul(w2);
+//! let loss = (y - 1.0).square().mean();
+//! let grads = loss.backward();
+//! assert_eq!(grads[w1].shape(), &[2, 3]);
+//! assert_eq!(grads[w2].shape(), &[3, 1]);
+//! ```
+//!
+//! Mixing vars of two tapes panics with the op's name. Asking for the gradient of a var the
+//! output does not depend on gives an explicit zero gradient.
+
+#![warn(missing_docs)]
+
+mod float;
+pub mod gradcheck;
+mod ops;
+pub mod shape;
+mod tape;
+mod tensor;
+
+pub use float::Float;
+pub use gradcheck::{GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck, hessian, hvp, jacobian, jvp, vjp};
+pub use ops::custom::{CustomFn, CustomOp};
+pub use ops::kernels::PAR_THRESHOLD;
+pub use shape::Shape;
+pub use tape::{GradStore, Tape, Var};
+pub use tensor::Tensor;

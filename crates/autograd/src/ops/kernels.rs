@@ -1,0 +1,156 @@
+//! Loops shared by the op families: elementwise maps, broadcasting zips and reductions.
+//! Written as plain slice loops so the compiler vectorizes them; rayon splits the work only
+//! above [`PAR_THRESHOLD`] elements, where a thread hop costs less than the work
+//! (`cargo bench --bench autograd -- elementwise` measured the crossover).
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::float::Float;
+use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
+use crate::tensor::Tensor;
+
+/// Elementwise work below this many elements stays on the calling thread.
+pub const PAR_THRESHOLD: usize = 1 << 16;
+const CHUNK: usize = 1 << 13;
+
+/// `f` applied to every element.
+#[inline]
+pub(crate) fn map<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Arc<[F]> {
+    if x.len() < PAR_THRESHOLD {
+        x.iter().map(|&v| f(v)).collect()
+    } else {
+        let mut out = vec![F::ZERO; x.len()];
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| {
+            for (o, &v) in o.iter_mut().zip(i) {
+                *o = f(v);
+            }
+        });
+        out.into()
+    }
+}
+
+#[inline]
+fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> Arc<[F]> {
+    if a.len() < PAR_THRESHOLD {
+        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+    } else {
+        let mut out = vec![F::ZERO; a.len()];
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(o, (a, b))| {
+                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y);
+                }
+            });
+        out.into()
+    }
+}
+
+/// `f(a, b)` elementwise with NumPy broadcasting; panics naming `op` and both shapes when the
+/// shapes do not broadcast.
+#[track_caller]
+#[inline]
+pub(crate) fn zip<F: Float>(op: &str, a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F + Sync + Send) -> Tensor<F> {
+    let (sa, sb) = (a.shape(), b.shape());
+    if sa == sb {
+        return Tensor::from_parts(zip_same(a.data(), b.data(), f), a.shape_vec().clone());
+    }
+    let out_shape = broadcast_or_panic(op, sa, sb);
+    if b.numel() == 1 && out_shape.as_slice() == sa {
+        let y = b.data()[0];
+        return Tensor::from_parts(map(a.data(), |x| f(x, y)), out_shape);
+    }
+    if a.numel() == 1 && out_shape.as_slice() == sb {
+        let x = a.data()[0];
+        return Tensor::from_parts(map(b.data(), |y| f(x, y)), out_shape);
+    }
+    let n = numel(&out_shape);
+    let mut out = Vec::with_capacity(n);
+    let st_a = broadcast_strides(sa, &out_shape);
+    let st_b = broadcast_strides(sb, &out_shape);
+    let inner = out_shape.last().copied().unwrap_or(1);
+    let (ia, ib) = (st_a.last().copied().unwrap_or(0), st_b.last().copied().unwrap_or(0));
+    let (da, db) = (a.data(), b.data());
+    for_each_row(&out_shape, [&st_a, &st_b], |[oa, ob]| match (ia, ib) {
+        (1, 1) => out.extend(
+            da[oa..oa + inner]
+                .iter()
+                .zip(&db[ob..ob + inner])
+                .map(|(&x, &y)| f(x, y)),
+        ),
+        (1, 0) => {
+            let y = db[ob];
+            out.extend(da[oa..oa + inner].iter().map(|&x| f(x, y)));
+        }
+        (0, 1) => {
+            let x = da[oa];
+            out.extend(db[ob..ob + inner].iter().map(|&y| f(x, y)));
+        }
+        _ => out.extend((0..inner).map(|j| f(da[oa + j * ia], db[ob + j * ib]))),
+    });
+    Tensor::from_parts(out.into(), out_shape)
+}
+
+/// `acc += g` in place (same shapes), copying `acc`'s storage first only if it is shared.
+pub(crate) fn add_assign<F: Float>(acc: &mut Tensor<F>, g: &Tensor<F>) {
+    debug_assert_eq!(acc.shape(), g.shape());
+    for (a, &b) in acc.data_mut().iter_mut().zip(g.data()) {
+        *a += b;
+    }
+}
+
+/// Materializes `x` broadcast to `shape`.
+#[track_caller]
+pub(crate) fn broadcast_to<F: Float>(x: &Tensor<F>, shape: &[usize]) -> Tensor<F> {
+    match crate::shape::broadcast_shapes(x.shape(), shape) {
+        Some(s) if s.as_slice() == shape => {}
+        _ => panic!("broadcast_to: shape {:?} cannot be broadcast to {shape:?}", x.shape()),
+    }
+    if x.shape() == shape {
+        return x.clone();
+    }
+    let st = broadcast_strides(x.shape(), shape);
+    let inner = shape.last().copied().unwrap_or(1);
+    let is = st.last().copied().unwrap_or(0);
+    let d = x.data();
+    let mut out = Vec::with_capacity(numel(shape));
+    for_each_row(shape, [&st], |[o]| {
+        if is == 1 {
+            out.extend_from_slice(&d[o..o + inner]);
+        } else {
+            out.extend(std::iter::repeat_n(d[o], inner));
+        }
+    });
+    Tensor::from_parts(out.into(), shape.into())
+}
+
+/// Folds `x` over the axes flagged in `reduce` (same rank as `x`) into a tensor of the kept
+/// shape (reduced axes have size 1), starting every output element at `init`.
+pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl Fn(F, F) -> F) -> Tensor<F> {
+    let shape = x.shape();
+    let kept: Shape = shape.iter().zip(reduce).map(|(&n, &r)| if r { 1 } else { n }).collect();
+    let mut out = vec![init; numel(&kept)];
+    let mut out_st = strides(&kept);
+    for (s, &r) in out_st.iter_mut().zip(reduce) {
+        if r {
+            *s = 0;
+        }
+    }
+    let in_st = strides(shape);
+    let inner = shape.last().copied().unwrap_or(1);
+    let last_reduced = reduce.last().copied().unwrap_or(false);
+    let d = x.data();
+    for_each_row(shape, [&in_st, &out_st], |[i, o]| {
+        let row = &d[i..i + inner];
+        if last_reduced {
+            out[o] = row.iter().fold(out[o], |acc, &v| f(acc, v));
+        } else {
+            for (acc, &v) in out[o..o + inner].iter_mut().zip(row) {
+                *acc = f(*acc, v);
+            }
+        }
+    });
+    Tensor::from_parts(out.into(), kept)
+}

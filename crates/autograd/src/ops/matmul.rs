@@ -1,0 +1,147 @@
+//! Matrix products through `matrixmultiply`'s GEMM, for 2-D and batched operands (batch
+//! dimensions broadcast). Either operand may be read transposed through its strides, so the
+//! backward products `G B^T` and `A^T G` never materialize a transpose.
+
+use crate::float::Float;
+use crate::ops::{EngineExt, Op};
+use crate::shape::{Shape, broadcast_or_panic, numel};
+use crate::tape::{Engine, Var};
+use crate::tensor::Tensor;
+
+/// `op(a) op(b)` where `op` transposes the last two dims when its flag is set.
+#[track_caller]
+pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor<F> {
+    let (sa, sb) = (a.shape(), b.shape());
+    if sa.len() < 2 || sb.len() < 2 {
+        panic!("matmul: operands need at least 2 dims, got shapes {sa:?} and {sb:?}");
+    }
+    let (ra, rb) = (sa.len(), sb.len());
+    let (m, ka) = if ta {
+        (sa[ra - 1], sa[ra - 2])
+    } else {
+        (sa[ra - 2], sa[ra - 1])
+    };
+    let (kb, n) = if tb {
+        (sb[rb - 1], sb[rb - 2])
+    } else {
+        (sb[rb - 2], sb[rb - 1])
+    };
+    if ka != kb {
+        panic!(
+            "matmul: inner dimensions differ: shapes {sa:?}{} and {sb:?}{}",
+            if ta { " (transposed)" } else { "" },
+            if tb { " (transposed)" } else { "" }
+        );
+    }
+    let k = ka;
+    let batch = broadcast_or_panic("matmul (batch dims)", &sa[..ra - 2], &sb[..rb - 2]);
+    let nb = numel(&batch);
+    let mut out_shape: Shape = batch.clone();
+    out_shape.extend_from_slice(&[m, n]);
+    let mut out = vec![F::ZERO; nb * m * n];
+    // Row and column strides of op(a) (m x k) and op(b) (k x n) inside one matrix.
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    let (mat_a, mat_b) = (m * k, k * n);
+    let (da, db) = (a.data(), b.data());
+    let mut idx: Shape = smallvec::smallvec![0; batch.len()];
+    for bi in 0..nb {
+        let pa = off_of(&sa[..ra - 2], &idx, mat_a);
+        let pb = off_of(&sb[..rb - 2], &idx, mat_b);
+        if m > 0 && n > 0 && k > 0 {
+            // SAFETY: pa/pb index whole matrices inside `a`/`b` (offsets are below the batch
+            // size times the matrix size), and `out` holds nb * m * n elements.
+            unsafe {
+                F::gemm(
+                    m,
+                    k,
+                    n,
+                    F::ONE,
+                    da.as_ptr().add(pa),
+                    rsa,
+                    csa,
+                    db.as_ptr().add(pb),
+                    rsb,
+                    csb,
+                    F::ZERO,
+                    out.as_mut_ptr().add(bi * m * n),
+                    n as isize,
+                    1,
+                );
+            }
+        }
+        for d in (0..batch.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < batch[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Tensor::from_parts(out.into(), out_shape)
+}
+
+/// Offset of the matrix at batch index `idx` (of the broadcast batch) in an operand whose own
+/// batch dims are `own` (right-aligned, size-1 dims broadcast).
+fn off_of(own: &[usize], idx: &[usize], mat: usize) -> usize {
+    let skip = idx.len() - own.len();
+    let mut off = 0;
+    for (d, &n) in own.iter().enumerate() {
+        let i = if n == 1 { 0 } else { idx[skip + d] };
+        off = off * n + i;
+    }
+    off * mat
+}
+
+/// With `C = op(A) op(B)`:
+/// `dA = G op(B)^T` (or its transpose when `A` was read transposed) and
+/// `dB = op(A)^T G` (likewise), each summed over broadcast batch dims.
+pub(crate) fn backward<F: Float, E: Engine<F>>(
+    e: &E,
+    a: &E::V,
+    b: &E::V,
+    ta: bool,
+    tb: bool,
+    g: &E::V,
+    needs: &[bool],
+) -> super::Grads<E::V> {
+    let mm = |x: &E::V, y: &E::V, tx: bool, ty: bool| e.apply(Op::MatMul { ta: tx, tb: ty }, &[x, y]);
+    let ga = needs[0].then(|| {
+        let d = if ta { mm(b, g, tb, true) } else { mm(g, b, false, !tb) };
+        e.sum_to(&d, e.value(a).shape())
+    });
+    let gb = needs[1].then(|| {
+        let d = if tb { mm(g, a, true, ta) } else { mm(a, g, !ta, false) };
+        e.sum_to(&d, e.value(b).shape())
+    });
+    smallvec::smallvec![ga, gb]
+}
+
+impl<'t, F: Float> Var<'t, F> {
+    /// Matrix product over the last two dims; leading (batch) dims broadcast.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let a = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let b = tape.constant(Tensor::from_vec(vec![1.0, 0.0, 0.0, 2.0], &[2, 2]));
+    /// assert_eq!(a.matmul(b).value().data(), &[1.0, 4.0, 3.0, 8.0]);
+    /// ```
+    #[track_caller]
+    pub fn matmul(self, other: Var<'t, F>) -> Var<'t, F> {
+        self.binary(Op::MatMul { ta: false, tb: false }, "matmul", other)
+    }
+
+    /// `self^T other` without materializing the transpose.
+    #[track_caller]
+    pub fn t_matmul(self, other: Var<'t, F>) -> Var<'t, F> {
+        self.binary(Op::MatMul { ta: true, tb: false }, "matmul", other)
+    }
+
+    /// `self other^T` without materializing the transpose (a `Dense` layer with a PyTorch
+    /// `[out, in]` weight).
+    #[track_caller]
+    pub fn matmul_t(self, other: Var<'t, F>) -> Var<'t, F> {
+        self.binary(Op::MatMul { ta: false, tb: true }, "matmul", other)
+    }
+}

@@ -1,0 +1,530 @@
+//! The tape: define-by-run recording, reverse sweeps, higher-order gradients.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use smallvec::SmallVec;
+
+use crate::float::Float;
+use crate::ops::Op;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+pub(crate) type Inputs = SmallVec<[u32; 2]>;
+
+pub(crate) struct Node<F> {
+    pub(crate) op: Op<F>,
+    pub(crate) inputs: Inputs,
+    pub(crate) value: Tensor<F>,
+    pub(crate) requires_grad: bool,
+}
+
+/// A record of the operations applied to its [`Var`]s, in the order they ran.
+///
+/// Every op on a `Var` appends one node (its value, its inputs and which rule differentiates
+/// it). [`Var::backward`] sweeps the nodes once in reverse. A tape belongs to one thread;
+/// clear it with [`Tape::reset`] (or drop it) between training steps, so memory stays flat.
+///
+/// ```
+/// use borel_autograd::{Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+/// let c = tape.constant(Tensor::scalar(2.0));
+/// let y = (x.sin() * x + c).sum();
+/// let grads = y.backward();
+/// // d/dx (x sin x) = sin x + x cos x
+/// let want: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|x| x.sin() + x * x.cos()).collect();
+/// assert!(grads[x].data().iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+///
+/// // Second order: the gradient is itself on the tape.
+/// let g = tape.grad(y, &[x], true);
+/// let v = tape.constant(Tensor::ones(&[3]));
+/// let hvp = (g[0] * v).sum().backward();
+/// assert!((hvp[x].at(&[0]) - (2.0 * 1f64.cos() - 1f64.sin())).abs() < 1e-12);
+/// ```
+pub struct Tape<F: Float> {
+    pub(crate) nodes: RefCell<Vec<Node<F>>>,
+    recording: Cell<bool>,
+}
+
+impl<F: Float> Default for Tape<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Float> fmt::Debug for Tape<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tape<{}> {{ nodes: {} }}", F::NAME, self.len())
+    }
+}
+
+/// A handle to a value recorded on a [`Tape`]: what forward code is written with.
+///
+/// `Var` is `Copy`; arithmetic operators and methods (`exp`, `matmul`, `sum`, ...) record a
+/// new node and return its handle. Vars of two different tapes must not be mixed: doing so
+/// panics, naming the op.
+#[derive(Clone, Copy)]
+pub struct Var<'t, F: Float> {
+    pub(crate) tape: &'t Tape<F>,
+    pub(crate) id: u32,
+}
+
+impl<F: Float> fmt::Debug for Var<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Var#{} {:?}", self.id, self.value())
+    }
+}
+
+impl<F: Float> Tape<F> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::with_capacity(64)),
+            recording: Cell::new(true),
+        }
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node, keeping the allocation for the next step. Needs `&mut`, so no
+    /// `Var` of the old contents can outlive it.
+    pub fn reset(&mut self) {
+        self.nodes.get_mut().clear();
+    }
+
+    /// A leaf that gradients are computed for (a parameter or an input to differentiate).
+    pub fn var(&self, value: Tensor<F>) -> Var<'_, F> {
+        self.leaf(value, true)
+    }
+
+    /// A leaf that needs no gradient (data, targets, masks).
+    pub fn constant(&self, value: Tensor<F>) -> Var<'_, F> {
+        self.leaf(value, false)
+    }
+
+    /// A rank-0 constant.
+    pub fn scalar(&self, v: F) -> Var<'_, F> {
+        self.constant(Tensor::scalar(v))
+    }
+
+    fn leaf(&self, value: Tensor<F>, requires_grad: bool) -> Var<'_, F> {
+        let id = self.push(Node {
+            op: Op::Leaf,
+            inputs: Inputs::new(),
+            value,
+            requires_grad,
+        });
+        Var { tape: self, id }
+    }
+
+    #[inline]
+    fn push(&self, node: Node<F>) -> u32 {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = u32::try_from(nodes.len()).expect("a tape holds at most 2^32 nodes");
+        nodes.push(node);
+        id
+    }
+
+    /// Whether ops are being recorded (false inside [`Tape::no_grad`]).
+    pub fn is_recording(&self) -> bool {
+        self.recording.get()
+    }
+
+    /// Runs `f` without recording: every value it computes is a constant, so nothing flows
+    /// back through it. Restored on exit, also when `f` panics.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(3.0));
+    /// let y = tape.no_grad(|| x * x);
+    /// assert!(!y.requires_grad());
+    /// ```
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.recording, self.recording.replace(false));
+        f()
+    }
+
+    /// Records `op` applied to the nodes `inputs`; computes its value now.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn apply(&self, op: Op<F>, inputs: &[u32]) -> u32 {
+        let (value, requires_grad) = {
+            let nodes = self.nodes.borrow();
+            let values: SmallVec<[&Tensor<F>; 3]> = inputs.iter().map(|&i| &nodes[i as usize].value).collect();
+            let value = op.forward(&values);
+            let rg = self.recording.get() && inputs.iter().any(|&i| nodes[i as usize].requires_grad);
+            (value, rg)
+        };
+        if requires_grad {
+            self.push(Node {
+                op,
+                inputs: Inputs::from_slice(inputs),
+                value,
+                requires_grad,
+            })
+        } else {
+            self.push(Node {
+                op: Op::Leaf,
+                inputs: Inputs::new(),
+                value,
+                requires_grad,
+            })
+        }
+    }
+
+    pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
+        self.nodes.borrow()[id as usize].value.clone()
+    }
+
+    #[track_caller]
+    pub(crate) fn check_same(&self, op: &str, other: &Tape<F>) {
+        if !std::ptr::eq(self, other) {
+            panic!("{op}: operands belong to different tapes");
+        }
+    }
+
+    /// Gradients of `output` with respect to `wrt`, as vars on this tape.
+    ///
+    /// With `create_graph` the backward pass is itself recorded, so the returned gradients can
+    /// be differentiated again (Hessian-vector products, third derivatives, gradgradcheck).
+    /// Without it they are constants. A `wrt` that `output` does not depend on gets an
+    /// explicit zero gradient. `output` must be a scalar; see [`Tape::grad_with`] otherwise.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(0.7));
+    /// let d1 = tape.grad(x.sin(), &[x], true)[0];
+    /// let d2 = tape.grad(d1, &[x], true)[0];
+    /// let d3 = tape.grad(d2, &[x], false)[0];
+    /// assert!((d3.item() + 0.7f64.cos()).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn grad<'t>(&'t self, output: Var<'t, F>, wrt: &[Var<'t, F>], create_graph: bool) -> Vec<Var<'t, F>> {
+        let seed = scalar_seed("grad", &output);
+        self.grad_with(output, seed, wrt, create_graph)
+    }
+
+    /// [`Tape::grad`] of a non-scalar output, seeded with `seed` (a vector-Jacobian product).
+    #[track_caller]
+    pub fn grad_with<'t>(
+        &'t self,
+        output: Var<'t, F>,
+        seed: Tensor<F>,
+        wrt: &[Var<'t, F>],
+        create_graph: bool,
+    ) -> Vec<Var<'t, F>> {
+        self.check_same("grad", output.tape);
+        for w in wrt {
+            self.check_same("grad", w.tape);
+        }
+        check_seed("grad", &output, &seed);
+        let keep: SmallVec<[u32; 4]> = wrt.iter().map(|w| w.id).collect();
+        if create_graph {
+            let rec = Record { tape: self };
+            let seed = rec.constant(seed);
+            let grads = sweep(&rec, self, output.id, seed, &keep);
+            wrt.iter()
+                .map(|w| match grads[w.id as usize] {
+                    Some(id) => Var { tape: self, id },
+                    None => self.constant(Tensor::zeros(w.value().shape())),
+                })
+                .collect()
+        } else {
+            let mut grads = sweep(&Eager, self, output.id, seed, &keep);
+            wrt.iter()
+                .map(|w| match grads[w.id as usize].take() {
+                    Some(t) => self.constant(t),
+                    None => self.constant(Tensor::zeros(w.value().shape())),
+                })
+                .collect()
+        }
+    }
+}
+
+#[track_caller]
+fn scalar_seed<F: Float>(op: &str, output: &Var<'_, F>) -> Tensor<F> {
+    let shape = output.shape();
+    if shape.iter().product::<usize>() != 1 {
+        panic!(
+            "{op}: output has shape {:?}; pass a seed gradient of that shape (backward_with / grad_with) for non-scalar outputs",
+            shape.as_slice()
+        );
+    }
+    Tensor::ones(&shape)
+}
+
+#[track_caller]
+fn check_seed<F: Float>(op: &str, output: &Var<'_, F>, seed: &Tensor<F>) {
+    let shape = output.shape();
+    if seed.shape() != shape.as_slice() {
+        panic!(
+            "{op}: seed gradient has shape {:?} but the output has shape {:?}",
+            seed.shape(),
+            shape.as_slice()
+        );
+    }
+}
+
+impl<'t, F: Float> Var<'t, F> {
+    /// The tape this var lives on.
+    pub fn tape(&self) -> &'t Tape<F> {
+        self.tape
+    }
+
+    /// The node's index on its tape.
+    pub fn id(&self) -> usize {
+        self.id as usize
+    }
+
+    /// The value (a cheap clone of the shared storage).
+    pub fn value(&self) -> Tensor<F> {
+        self.tape.value_of(self.id)
+    }
+
+    /// The value's shape.
+    pub fn shape(&self) -> Shape {
+        self.tape.nodes.borrow()[self.id as usize].value.shape_vec().clone()
+    }
+
+    /// The single value of a one-element var.
+    #[track_caller]
+    pub fn item(&self) -> F {
+        self.tape.nodes.borrow()[self.id as usize].value.item()
+    }
+
+    /// Whether gradients flow back through this value.
+    pub fn requires_grad(&self) -> bool {
+        self.tape.nodes.borrow()[self.id as usize].requires_grad
+    }
+
+    /// The same value as a constant: nothing flows back through the result.
+    pub fn detach(self) -> Var<'t, F> {
+        self.tape.constant(self.value())
+    }
+
+    #[track_caller]
+    #[inline]
+    pub(crate) fn unary(self, op: Op<F>) -> Var<'t, F> {
+        Var {
+            tape: self.tape,
+            id: self.tape.apply(op, &[self.id]),
+        }
+    }
+
+    #[track_caller]
+    #[inline]
+    pub(crate) fn binary(self, op: Op<F>, name: &str, other: Var<'t, F>) -> Var<'t, F> {
+        self.tape.check_same(name, other.tape);
+        Var {
+            tape: self.tape,
+            id: self.tape.apply(op, &[self.id, other.id]),
+        }
+    }
+
+    /// Gradients of this scalar with respect to every var leaf of the tape.
+    ///
+    /// Panics when the output is not a scalar (use [`Var::backward_with`]). A var the output
+    /// does not depend on gets an explicit zero gradient.
+    #[track_caller]
+    pub fn backward(self) -> GradStore<F> {
+        let seed = scalar_seed("backward", &self);
+        self.backward_with(seed)
+    }
+
+    /// Vector-Jacobian product: gradients of `sum(self * seed)` with respect to every var.
+    #[track_caller]
+    pub fn backward_with(self, seed: Tensor<F>) -> GradStore<F> {
+        check_seed("backward", &self, &seed);
+        let mut grads = sweep(&Eager, self.tape, self.id, seed, &[]);
+        let nodes = self.tape.nodes.borrow();
+        grads.resize(nodes.len(), None);
+        for (slot, node) in grads.iter_mut().zip(nodes.iter()) {
+            let is_var = node.requires_grad && node.inputs.is_empty();
+            if !is_var {
+                *slot = None;
+            } else if slot.is_none() {
+                *slot = Some(Tensor::zeros(node.value.shape()));
+            }
+        }
+        GradStore {
+            grads,
+            tape: self.tape as *const Tape<F> as usize,
+        }
+    }
+}
+
+/// The gradients of one backward pass, indexed by the var they belong to.
+///
+/// ```
+/// use borel_autograd::{Tape, Tensor};
+/// let tape = Tape::<f32>::new();
+/// let w = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+/// let grads = (w * w).sum().backward();
+/// assert_eq!(grads[w].data(), &[2.0, 4.0]);
+/// ```
+pub struct GradStore<F> {
+    grads: Vec<Option<Tensor<F>>>,
+    tape: usize,
+}
+
+impl<F: Float> GradStore<F> {
+    /// The gradient of a var leaf; `None` for intermediate values (their gradients are freed
+    /// during the sweep: ask for them with [`Tape::grad`]).
+    pub fn get(&self, v: Var<'_, F>) -> Option<&Tensor<F>> {
+        if v.tape as *const Tape<F> as usize != self.tape {
+            return None;
+        }
+        self.grads.get(v.id as usize).and_then(|g| g.as_ref())
+    }
+
+    /// Takes the gradient out of the store.
+    pub fn take(&mut self, v: Var<'_, F>) -> Option<Tensor<F>> {
+        if v.tape as *const Tape<F> as usize != self.tape {
+            return None;
+        }
+        self.grads.get_mut(v.id as usize).and_then(|g| g.take())
+    }
+}
+
+impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
+    type Output = Tensor<F>;
+    #[track_caller]
+    fn index(&self, v: Var<'_, F>) -> &Tensor<F> {
+        if v.tape as *const Tape<F> as usize != self.tape {
+            panic!("GradStore: var #{} belongs to another tape", v.id);
+        }
+        self.get(v).unwrap_or_else(|| {
+            panic!(
+                "GradStore: var #{} is not a leaf created with Tape::var; use Tape::grad for intermediate values",
+                v.id
+            )
+        })
+    }
+}
+
+/// How backward rules compute: on plain tensors (first order), or by recording onto the tape
+/// (`create_graph`), so that one rule, written once with differentiable ops, serves both.
+pub(crate) trait Engine<F: Float> {
+    type V: Clone;
+    fn apply(&self, op: Op<F>, ins: &[&Self::V]) -> Self::V;
+    fn constant(&self, t: Tensor<F>) -> Self::V;
+    fn value(&self, v: &Self::V) -> Tensor<F>;
+    fn input(&self, tape: &Tape<F>, id: u32) -> Self::V;
+    /// Whether the rules' ops are recorded (create_graph).
+    fn records(&self) -> bool;
+    fn accumulate(&self, slot: &mut Option<Self::V>, g: Self::V) {
+        *slot = Some(match slot.take() {
+            None => g,
+            Some(old) => self.apply(Op::Binary(crate::ops::binary::BinaryOp::Add), &[&old, &g]),
+        });
+    }
+}
+
+pub(crate) struct Eager;
+
+impl<F: Float> Engine<F> for Eager {
+    type V = Tensor<F>;
+    #[inline]
+    fn apply(&self, op: Op<F>, ins: &[&Tensor<F>]) -> Tensor<F> {
+        op.forward(ins)
+    }
+    fn constant(&self, t: Tensor<F>) -> Tensor<F> {
+        t
+    }
+    fn value(&self, v: &Tensor<F>) -> Tensor<F> {
+        v.clone()
+    }
+    fn input(&self, tape: &Tape<F>, id: u32) -> Tensor<F> {
+        tape.value_of(id)
+    }
+    fn records(&self) -> bool {
+        false
+    }
+    fn accumulate(&self, slot: &mut Option<Tensor<F>>, g: Tensor<F>) {
+        match slot {
+            None => *slot = Some(g),
+            Some(old) => crate::ops::kernels::add_assign(old, &g),
+        }
+    }
+}
+
+pub(crate) struct Record<'a, F: Float> {
+    tape: &'a Tape<F>,
+}
+
+impl<F: Float> Engine<F> for Record<'_, F> {
+    type V = u32;
+    fn apply(&self, op: Op<F>, ins: &[&u32]) -> u32 {
+        let ids: SmallVec<[u32; 3]> = ins.iter().map(|&&i| i).collect();
+        self.tape.apply(op, &ids)
+    }
+    fn constant(&self, t: Tensor<F>) -> u32 {
+        self.tape.constant(t).id
+    }
+    fn value(&self, v: &u32) -> Tensor<F> {
+        self.tape.value_of(*v)
+    }
+    fn input(&self, _tape: &Tape<F>, id: u32) -> u32 {
+        id
+    }
+    fn records(&self) -> bool {
+        true
+    }
+}
+
+/// One reverse sweep from `root`, seeded with `seed`. Gradients of leaves and of the ids in
+/// `keep` are left in the returned vector; the others are freed as soon as they are used.
+fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, keep: &[u32]) -> Vec<Option<E::V>> {
+    let n = root as usize + 1;
+    let mut grads: Vec<Option<E::V>> = vec![None; n];
+    if !tape.nodes.borrow()[root as usize].requires_grad {
+        return grads;
+    }
+    grads[root as usize] = Some(seed);
+    let mut needs: SmallVec<[bool; 3]> = SmallVec::new();
+    let mut ins: SmallVec<[E::V; 3]> = SmallVec::new();
+    for i in (0..n).rev() {
+        let (op, inputs, out) = {
+            let nodes = tape.nodes.borrow();
+            let node = &nodes[i];
+            if node.inputs.is_empty() || grads[i].is_none() {
+                continue;
+            }
+            needs.clear();
+            needs.extend(node.inputs.iter().map(|&j| nodes[j as usize].requires_grad));
+            (node.op.clone(), node.inputs.clone(), e.input(tape, i as u32))
+        };
+        let g = if keep.contains(&(i as u32)) {
+            grads[i].clone()
+        } else {
+            grads[i].take()
+        }
+        .expect("checked above");
+        ins.clear();
+        ins.extend(inputs.iter().map(|&j| e.input(tape, j)));
+        let gi = op.backward(e, &ins, &out, g, &needs);
+        for (k, gk) in gi.into_iter().enumerate() {
+            if let Some(gk) = gk {
+                e.accumulate(&mut grads[inputs[k] as usize], gk);
+            }
+        }
+    }
+    grads
+}

@@ -1,0 +1,336 @@
+//! [`Tensor`]: an immutable, reference-counted, contiguous row-major array.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::float::Float;
+use crate::shape::{Shape, numel};
+
+/// A contiguous row-major array of `F` with a shape.
+///
+/// Cloning is cheap: the storage sits behind an [`Arc`] and is shared, so the tape keeps the
+/// values that backward needs without copying them. Tensors are `Send + Sync`.
+///
+/// ```
+/// use borel_autograd::Tensor;
+/// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+/// assert_eq!(t.shape(), &[2, 3]);
+/// assert_eq!(t.at(&[1, 2]), 6.0);
+/// println!("{t}"); // [[1, 2, 3],\n [4, 5, 6]]
+/// ```
+#[derive(Clone)]
+pub struct Tensor<F> {
+    data: Arc<[F]>,
+    shape: Shape,
+}
+
+impl<F: Float> Tensor<F> {
+    /// A tensor from row-major data and a shape; panics when the lengths disagree.
+    #[track_caller]
+    pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Self {
+        assert_eq!(
+            data.len(),
+            numel(shape),
+            "Tensor::from_vec: {} values do not fill shape {shape:?}",
+            data.len()
+        );
+        Self::from_parts(data.into(), shape.into())
+    }
+
+    /// A tensor from row-major data and a shape that the caller has checked.
+    pub(crate) fn from_parts(data: Arc<[F]>, shape: Shape) -> Self {
+        debug_assert_eq!(data.len(), numel(&shape));
+        Tensor { data, shape }
+    }
+
+    /// Builds a tensor by evaluating `f` at each flat (row-major) index.
+    pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> F) -> Self {
+        Self::from_parts((0..numel(shape)).map(f).collect(), shape.into())
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(v: F) -> Self {
+        Self::from_parts(Arc::from([v]), Shape::new())
+    }
+
+    /// A tensor with every element equal to `v`.
+    pub fn full(shape: &[usize], v: F) -> Self {
+        Self::from_parts(std::iter::repeat_n(v, numel(shape)).collect(), shape.into())
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, F::ZERO)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, F::ONE)
+    }
+
+    /// `[0, 1, ..., n-1]` as a rank-1 tensor.
+    pub fn arange(n: usize) -> Self {
+        Self::from_fn(&[n], |i| F::from_f64(i as f64))
+    }
+
+    /// `n` evenly spaced values from `start` to `end`, both included.
+    pub fn linspace(start: f64, end: f64, n: usize) -> Self {
+        let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+        Self::from_fn(&[n], |i| F::from_f64(start + step * i as f64))
+    }
+
+    /// Independent draws from the uniform distribution on `[low, high)`.
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let t = Tensor::<f32>::rand_uniform(&[3, 2], -1.0, 1.0, &mut rng);
+    /// assert!(t.data().iter().all(|v| (-1.0..1.0).contains(v)));
+    /// ```
+    pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Self {
+        Self::from_fn(shape, |_| F::from_f64(low + (high - low) * rng.random::<f64>()))
+    }
+
+    /// Independent draws from the normal distribution `N(mean, std^2)`.
+    pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Self {
+        Self::from_fn(shape, |_| {
+            let z: f64 = StandardNormal.sample(rng);
+            F::from_f64(mean + std * z)
+        })
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub(crate) fn shape_vec(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[F] {
+        &self.data
+    }
+
+    /// Mutable access to the elements; copies the storage first if it is shared.
+    pub fn data_mut(&mut self) -> &mut [F] {
+        if Arc::get_mut(&mut self.data).is_none() {
+            self.data = self.data.iter().copied().collect();
+        }
+        Arc::get_mut(&mut self.data).expect("storage was just made unique")
+    }
+
+    /// The elements as a `Vec`.
+    pub fn to_vec(&self) -> Vec<F> {
+        self.data.to_vec()
+    }
+
+    /// The element at a multi-index; panics when the index is out of range.
+    #[track_caller]
+    pub fn at(&self, index: &[usize]) -> F {
+        assert_eq!(
+            index.len(),
+            self.rank(),
+            "Tensor::at: index {index:?} for shape {:?}",
+            self.shape
+        );
+        let mut off = 0;
+        for (d, (&i, &n)) in index.iter().zip(self.shape.iter()).enumerate() {
+            assert!(
+                i < n,
+                "Tensor::at: index {index:?} out of range for shape {:?} (dim {d})",
+                self.shape
+            );
+            off = off * n + i;
+        }
+        self.data[off]
+    }
+
+    /// The single value of a one-element tensor.
+    #[track_caller]
+    pub fn item(&self) -> F {
+        assert_eq!(
+            self.numel(),
+            1,
+            "Tensor::item: tensor of shape {:?} has {} elements",
+            self.shape,
+            self.numel()
+        );
+        self.data[0]
+    }
+
+    /// The same elements with another shape of the same size.
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Self {
+        assert_eq!(
+            numel(shape),
+            self.numel(),
+            "reshape: cannot view shape {:?} as {shape:?}",
+            self.shape
+        );
+        Self::from_parts(self.data.clone(), shape.into())
+    }
+
+    /// Elementwise conversion to another float type (`f32` to `f64` and back).
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// let t = Tensor::from_vec(vec![0.5f32, 1.5], &[2]).cast::<f64>();
+    /// assert_eq!(t.data(), &[0.5, 1.5]);
+    /// ```
+    pub fn cast<G: Float>(&self) -> Tensor<G> {
+        Tensor::from_parts(
+            self.data.iter().map(|v| G::from_f64(v.to_f64())).collect(),
+            self.shape.clone(),
+        )
+    }
+
+    /// Applies `f` to each element.
+    pub fn map(&self, f: impl Fn(F) -> F + Sync + Send) -> Self {
+        Self::from_parts(crate::ops::kernels::map(&self.data, f), self.shape.clone())
+    }
+
+    /// Largest absolute elementwise difference to `other` (same shape), in `f64`.
+    #[track_caller]
+    pub fn max_abs_diff(&self, other: &Tensor<F>) -> f64 {
+        assert_eq!(
+            self.shape, other.shape,
+            "max_abs_diff: shapes {:?} and {:?}",
+            self.shape, other.shape
+        );
+        self.data
+            .iter()
+            .zip(other.data.iter())
+            .map(|(a, b)| (a.to_f64() - b.to_f64()).abs())
+            .fold(0.0, f64::max)
+    }
+
+    /// Whether every element is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite_())
+    }
+}
+
+impl<F: Float> PartialEq for Tensor<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.data == other.data
+    }
+}
+
+const EDGE: usize = 3;
+const SUMMARIZE_ABOVE: usize = 1000;
+
+fn fmt_value<F: Float>(v: F) -> String {
+    let x = v.to_f64();
+    if x.fract() == 0.0 && x.abs() < 1e16 {
+        format!("{x:.0}")
+    } else if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e16) {
+        format!("{x:.4e}")
+    } else {
+        let s = format!("{x:.4}");
+        let s = s.trim_end_matches('0');
+        s.to_string()
+    }
+}
+
+impl<F: Float> Tensor<F> {
+    fn fmt_dim(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        dim: usize,
+        off: usize,
+        stride: &[usize],
+        summarize: bool,
+        indent: usize,
+    ) -> fmt::Result {
+        if dim == self.rank() {
+            return write!(f, "{}", fmt_value(self.data[off]));
+        }
+        let n = self.shape[dim];
+        write!(f, "[")?;
+        let skip = summarize && n > 2 * EDGE;
+        for i in 0..n {
+            if skip && i == EDGE {
+                write!(f, "...")?;
+                if dim + 1 < self.rank() {
+                    write!(f, ",\n{:indent$}", "", indent = indent + 1)?;
+                } else {
+                    write!(f, ", ")?;
+                }
+                continue;
+            }
+            if skip && i > EDGE && i < n - EDGE {
+                continue;
+            }
+            self.fmt_dim(f, dim + 1, off + i * stride[dim], stride, summarize, indent + 1)?;
+            if i + 1 < n {
+                if dim + 1 < self.rank() {
+                    let blank = self.rank() - dim - 1;
+                    write!(f, ",{}{:indent$}", "\n".repeat(blank), "", indent = indent + 1)?;
+                } else {
+                    write!(f, ", ")?;
+                }
+            }
+        }
+        write!(f, "]")
+    }
+}
+
+/// Prints like NumPy: nested brackets, at most 3 items at each edge when large.
+impl<F: Float> fmt::Display for Tensor<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = crate::shape::strides(&self.shape);
+        self.fmt_dim(f, 0, 0, &st, self.numel() > SUMMARIZE_ABOVE, 0)
+    }
+}
+
+/// Prints the shape, the type and the values: `Tensor<f32>[2, 3] [[1, 2, 3], [4, 5, 6]]`.
+impl<F: Float> fmt::Debug for Tensor<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor<{}>{:?} {}", F::NAME, self.shape.as_slice(), self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_matches_numpy_layout() {
+        let t = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.5, 5.0, 6.0], &[2, 3]);
+        assert_eq!(t.to_string(), "[[1, 2, 3],\n [4.5, 5, 6]]");
+        assert_eq!(format!("{:?}", Tensor::<f32>::scalar(2.0)), "Tensor<f32>[] 2");
+        let big = Tensor::<f32>::arange(2000);
+        assert_eq!(big.to_string(), "[0, 1, 2, ..., 1997, 1998, 1999]");
+    }
+
+    #[test]
+    fn data_mut_copies_shared_storage() {
+        let a = Tensor::<f64>::ones(&[2]);
+        let mut b = a.clone();
+        b.data_mut()[0] = 5.0;
+        assert_eq!(a.data(), &[1.0, 1.0]);
+        assert_eq!(b.data(), &[5.0, 1.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "Tensor::from_vec: 3 values do not fill shape [2, 2]")]
+    fn from_vec_checks_length() {
+        let _ = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[2, 2]);
+    }
+}

@@ -1,0 +1,1 @@
+//! borel-nn: modules on the tape.

@@ -1,0 +1,1 @@
+//! borel-optim: optimizers.
