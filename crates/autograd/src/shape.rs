@@ -42,7 +42,10 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
 /// Broadcast of two shapes, panicking with the op name and both shapes when impossible.
 #[track_caller]
 pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> Shape {
-    broadcast_shapes(a, b).unwrap_or_else(|| panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"))
+    match broadcast_shapes(a, b) {
+        Some(s) => s,
+        None => panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"),
+    }
 }
 
 /// Strides for reading a tensor of shape `from` as if it had the (broadcast) shape `to`:

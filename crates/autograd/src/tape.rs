@@ -410,12 +410,13 @@ impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
         if v.tape as *const Tape<F> as usize != self.tape {
             panic!("GradStore: var #{} belongs to another tape", v.id);
         }
-        self.get(v).unwrap_or_else(|| {
-            panic!(
+        match self.get(v) {
+            Some(g) => g,
+            None => panic!(
                 "GradStore: var #{} is not a leaf created with Tape::var; use Tape::grad for intermediate values",
                 v.id
-            )
-        })
+            ),
+        }
     }
 }
 

@@ -31,9 +31,8 @@ impl<F: Float> Tensor<F> {
     /// A tensor from row-major data and a shape; panics when the lengths disagree.
     #[track_caller]
     pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Self {
-        assert_eq!(
-            data.len(),
-            numel(shape),
+        assert!(
+            data.len() == numel(shape),
             "Tensor::from_vec: {} values do not fill shape {shape:?}",
             data.len()
         );
@@ -143,9 +142,8 @@ impl<F: Float> Tensor<F> {
     /// The element at a multi-index; panics when the index is out of range.
     #[track_caller]
     pub fn at(&self, index: &[usize]) -> F {
-        assert_eq!(
-            index.len(),
-            self.rank(),
+        assert!(
+            index.len() == self.rank(),
             "Tensor::at: index {index:?} for shape {:?}",
             self.shape
         );
@@ -164,9 +162,8 @@ impl<F: Float> Tensor<F> {
     /// The single value of a one-element tensor.
     #[track_caller]
     pub fn item(&self) -> F {
-        assert_eq!(
-            self.numel(),
-            1,
+        assert!(
+            self.numel() == 1,
             "Tensor::item: tensor of shape {:?} has {} elements",
             self.shape,
             self.numel()
@@ -177,9 +174,8 @@ impl<F: Float> Tensor<F> {
     /// The same elements with another shape of the same size.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
-        assert_eq!(
-            numel(shape),
-            self.numel(),
+        assert!(
+            numel(shape) == self.numel(),
             "reshape: cannot view shape {:?} as {shape:?}",
             self.shape
         );
@@ -208,10 +204,11 @@ impl<F: Float> Tensor<F> {
     /// Largest absolute elementwise difference to `other` (same shape), in `f64`.
     #[track_caller]
     pub fn max_abs_diff(&self, other: &Tensor<F>) -> f64 {
-        assert_eq!(
-            self.shape, other.shape,
+        assert!(
+            self.shape == other.shape,
             "max_abs_diff: shapes {:?} and {:?}",
-            self.shape, other.shape
+            self.shape,
+            other.shape
         );
         self.data
             .iter()

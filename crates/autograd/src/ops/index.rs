@@ -135,9 +135,8 @@ impl<'t, F: Float> Var<'t, F> {
             "gather: index shape {index_shape:?} must match shape {:?} outside axis {axis}",
             s.as_slice()
         );
-        assert_eq!(
-            index.len(),
-            numel(index_shape),
+        assert!(
+            index.len() == numel(index_shape),
             "gather: {} indices do not fill shape {index_shape:?}",
             index.len()
         );

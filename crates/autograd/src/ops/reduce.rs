@@ -89,7 +89,7 @@ fn norm_axes(op: &str, axes: &[isize], rank: usize) -> Axes {
     out.sort_unstable();
     let n = out.len();
     out.dedup();
-    assert_eq!(n, out.len(), "{op}: axis listed twice in {axes:?}");
+    assert!(n == out.len(), "{op}: axis listed twice in {axes:?}");
     out
 }
 

@@ -125,9 +125,8 @@ impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     pub fn reshape(self, shape: &[usize]) -> Var<'t, F> {
         let from = self.shape();
-        assert_eq!(
-            numel(shape),
-            numel(&from),
+        assert!(
+            numel(shape) == numel(&from),
             "reshape: cannot view shape {:?} as {shape:?}",
             from.as_slice()
         );
@@ -195,9 +194,8 @@ impl<'t, F: Float> Var<'t, F> {
     pub fn squeeze(self, axis: isize) -> Var<'t, F> {
         let mut s = self.shape();
         let a = norm_axis("squeeze", axis, s.len());
-        assert_eq!(
-            s[a],
-            1,
+        assert!(
+            s[a] == 1,
             "squeeze: dim {axis} of shape {:?} has size {}, not 1",
             s.as_slice(),
             s[a]
