@@ -1,1 +1,113 @@
-fn main() {}
+//! Criterion benchmarks of the autograd core. Figures to compare against, measured on the
+//! same kind of machine, are listed in the README's performance table; `benches/reference.py`
+//! measures NumPy/OpenBLAS in the same run.
+//!
+//! cargo bench --bench autograd
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use borel::autograd::{Tape, Tensor, set_parallel_threshold};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rand::SeedableRng;
+
+fn matmul(c: &mut Criterion) {
+    let mut g = c.benchmark_group("matmul_f32");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    for n in [64usize, 256, 1024] {
+        let a = Tensor::<f32>::rand_normal(&[n, n], 0.0, 1.0, &mut rng);
+        let b = Tensor::<f32>::rand_normal(&[n, n], 0.0, 1.0, &mut rng);
+        // Elements per second here are floating-point operations per second (2 n^3 each).
+        g.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            let mut tape = Tape::new();
+            bench.iter(|| {
+                let y = tape.constant(a.clone()).matmul(tape.constant(b.clone())).value();
+                black_box(y);
+                tape.reset();
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One training step's forward and backward of the seed's linear model (2-100-50-50-10-1)
+/// at batch 64, written with raw ops.
+fn seed_linear_step(c: &mut Criterion) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let sizes = [2usize, 100, 50, 50, 10, 1];
+    let params: Vec<Tensor<f32>> = sizes
+        .windows(2)
+        .flat_map(|w| {
+            [
+                Tensor::rand_normal(&[w[0], w[1]], 0.0, 0.1, &mut rng),
+                Tensor::zeros(&[w[1]]),
+            ]
+        })
+        .collect();
+    let x = Tensor::<f32>::rand_normal(&[64, 2], 0.0, 1.0, &mut rng);
+    let y = Tensor::<f32>::rand_normal(&[64, 1], 0.0, 1.0, &mut rng);
+    c.bench_function("seed_linear_step_b64", |bench| {
+        let mut tape = Tape::new();
+        bench.iter(|| {
+            {
+                let p: Vec<_> = params.iter().map(|t| tape.var(t.clone())).collect();
+                let mut h = tape.constant(x.clone());
+                for l in 0..5 {
+                    h = h.matmul(p[2 * l]) + p[2 * l + 1];
+                }
+                let loss = (h - tape.constant(y.clone())).square().mean();
+                black_box(loss.backward());
+            }
+            tape.reset();
+        })
+    });
+}
+
+/// Tape overhead: a chain of 10,000 scalar ops, recorded and differentiated.
+fn tiny_op_chain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tiny_ops");
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("chain_10000_scalar_ops_fwd_bwd", |bench| {
+        let mut tape = Tape::<f32>::new();
+        bench.iter(|| {
+            {
+                let x = tape.var(Tensor::scalar(0.5));
+                let mut y = x;
+                for i in 0..10_000 {
+                    y = if i % 2 == 0 { y * x } else { y + x };
+                }
+                black_box(y.backward());
+            }
+            tape.reset();
+        })
+    });
+    g.finish();
+}
+
+/// Where splitting elementwise work over threads starts to pay: `exp` serial vs parallel.
+fn elementwise(c: &mut Criterion) {
+    let mut g = c.benchmark_group("elementwise_exp");
+    for log2 in [12u32, 14, 16, 18, 20] {
+        let n = 1usize << log2;
+        let x = Tensor::<f32>::linspace(-1.0, 1.0, n);
+        g.throughput(Throughput::Elements(n as u64));
+        for (mode, threshold) in [("serial", usize::MAX), ("parallel", 0)] {
+            g.bench_with_input(BenchmarkId::new(mode, n), &n, |bench, _| {
+                set_parallel_threshold(threshold);
+                let tape = Tape::new();
+                let xv = tape.constant(x.clone());
+                bench.iter(|| black_box(xv.value().map(f32::exp)));
+            });
+        }
+    }
+    set_parallel_threshold(borel::autograd::PAR_THRESHOLD);
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
+    targets = matmul, seed_linear_step, tiny_op_chain, elementwise
+}
+criterion_main!(benches);

@@ -324,7 +324,7 @@ where
     Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
 {
     let xs: Vec<Tensor<f64>> = inputs.iter().map(|x| x.cast()).collect();
-    let y_shape = eval(&f, &xs).shape_vec().clone();
+    let y_shape = eval(&f, &xs).dims();
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x9e37_79b9);
     let v = Tensor::<f64>::rand_normal(&y_shape, 0.0, 1.0, &mut rng);
     let first = higher_ranked(|vars| {

@@ -38,7 +38,7 @@ mod tensor;
 pub use float::Float;
 pub use gradcheck::{GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck, hessian, hvp, jacobian, jvp, vjp};
 pub use ops::custom::{CustomFn, CustomOp};
-pub use ops::kernels::PAR_THRESHOLD;
+pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use shape::Shape;
 pub use tape::{GradStore, Tape, Var};
 pub use tensor::Tensor;

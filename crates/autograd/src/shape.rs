@@ -1,9 +1,141 @@
 //! Shapes, strides and broadcasting.
 
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
 use smallvec::SmallVec;
 
-/// A tensor's shape: the size of each dimension, outermost first.
-pub type Shape = SmallVec<[usize; 4]>;
+/// The largest rank a tensor can have.
+pub const MAX_RANK: usize = 6;
+
+/// A tensor's shape: the size of each dimension, outermost first, up to [`MAX_RANK`] dims.
+///
+/// Stored inline and `Copy`, so the many shape copies that ops and backward rules make cost
+/// no allocation. Dereferences to `[usize]`.
+///
+/// ```
+/// use borel_autograd::Shape;
+/// let mut s = Shape::from(&[2, 3][..]);
+/// s.push(4);
+/// assert_eq!(s.as_slice(), &[2, 3, 4]);
+/// assert_eq!(s.iter().product::<usize>(), 24);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Shape {
+    dims: [usize; MAX_RANK],
+    rank: usize,
+}
+
+impl Shape {
+    /// The shape of a scalar (rank 0).
+    pub const fn new() -> Self {
+        Shape {
+            dims: [0; MAX_RANK],
+            rank: 0,
+        }
+    }
+
+    /// `rank` dims, all zero.
+    #[track_caller]
+    pub fn zeros(rank: usize) -> Self {
+        check_rank(rank);
+        Shape {
+            dims: [0; MAX_RANK],
+            rank,
+        }
+    }
+
+    /// The dims as a slice.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.dims[..self.rank]
+    }
+
+    /// Appends a dim.
+    #[track_caller]
+    pub fn push(&mut self, d: usize) {
+        check_rank(self.rank + 1);
+        self.dims[self.rank] = d;
+        self.rank += 1;
+    }
+
+    /// Inserts a dim at `i`.
+    #[track_caller]
+    pub fn insert(&mut self, i: usize, d: usize) {
+        check_rank(self.rank + 1);
+        self.dims.copy_within(i..self.rank, i + 1);
+        self.dims[i] = d;
+        self.rank += 1;
+    }
+
+    /// Removes and returns dim `i`.
+    pub fn remove(&mut self, i: usize) -> usize {
+        let d = self.as_slice()[i];
+        self.dims.copy_within(i + 1..self.rank, i);
+        self.rank -= 1;
+        d
+    }
+
+    /// Appends dims.
+    #[track_caller]
+    pub fn extend_from_slice(&mut self, s: &[usize]) {
+        check_rank(self.rank + s.len());
+        self.dims[self.rank..self.rank + s.len()].copy_from_slice(s);
+        self.rank += s.len();
+    }
+}
+
+#[track_caller]
+fn check_rank(rank: usize) {
+    if rank > MAX_RANK {
+        panic!("shape: rank {rank} is above the maximum of {MAX_RANK}");
+    }
+}
+
+impl Deref for Shape {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        &self.dims[..self.rank]
+    }
+}
+
+impl DerefMut for Shape {
+    fn deref_mut(&mut self) -> &mut [usize] {
+        &mut self.dims[..self.rank]
+    }
+}
+
+impl From<&[usize]> for Shape {
+    #[track_caller]
+    fn from(s: &[usize]) -> Self {
+        let mut out = Shape::new();
+        out.extend_from_slice(s);
+        out
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    #[track_caller]
+    fn from(s: [usize; N]) -> Self {
+        Shape::from(&s[..])
+    }
+}
+
+impl FromIterator<usize> for Shape {
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = usize>>(iter: I) -> Self {
+        let mut out = Shape::new();
+        for d in iter {
+            out.push(d);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
 
 /// Number of elements of a shape (1 for a scalar).
 #[inline]
@@ -13,7 +145,7 @@ pub fn numel(shape: &[usize]) -> usize {
 
 /// Row-major (C order) strides of a contiguous tensor of this shape.
 pub(crate) fn strides(shape: &[usize]) -> Shape {
-    let mut s: Shape = smallvec::smallvec![0; shape.len()];
+    let mut s = Shape::zeros(shape.len());
     let mut acc = 1;
     for i in (0..shape.len()).rev() {
         s[i] = acc;
@@ -25,7 +157,7 @@ pub(crate) fn strides(shape: &[usize]) -> Shape {
 /// The NumPy broadcast of two shapes, or `None` when they do not broadcast.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
     let n = a.len().max(b.len());
-    let mut out: Shape = smallvec::smallvec![0; n];
+    let mut out = Shape::zeros(n);
     for i in 0..n {
         let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
         let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };

@@ -300,7 +300,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// The value's shape.
     pub fn shape(&self) -> Shape {
-        self.tape.nodes.borrow()[self.id as usize].value.shape_vec().clone()
+        self.tape.nodes.borrow()[self.id as usize].value.dims()
     }
 
     /// The single value of a one-element var.
@@ -426,10 +426,14 @@ pub(crate) trait Engine<F: Float> {
     type V: Clone;
     fn apply(&self, op: Op<F>, ins: &[&Self::V]) -> Self::V;
     fn constant(&self, t: Tensor<F>) -> Self::V;
+    /// The value behind `v` (for masks and other derivatives computed from values).
     fn value(&self, v: &Self::V) -> Tensor<F>;
-    fn input(&self, tape: &Tape<F>, id: u32) -> Self::V;
+    fn shape(&self, v: &Self::V) -> Shape;
     /// Whether the rules' ops are recorded (create_graph).
     fn records(&self) -> bool;
+    /// Calls `f` with non-leaf node `i`'s op, input ids, inputs, output, and which inputs
+    /// need gradients.
+    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&Self::V], &Self::V, &[bool]));
     fn accumulate(&self, slot: &mut Option<Self::V>, g: Self::V) {
         *slot = Some(match slot.take() {
             None => g,
@@ -452,11 +456,21 @@ impl<F: Float> Engine<F> for Eager {
     fn value(&self, v: &Tensor<F>) -> Tensor<F> {
         v.clone()
     }
-    fn input(&self, tape: &Tape<F>, id: u32) -> Tensor<F> {
-        tape.value_of(id)
+    #[inline]
+    fn shape(&self, v: &Tensor<F>) -> Shape {
+        v.dims()
     }
     fn records(&self) -> bool {
         false
+    }
+    #[inline]
+    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&Tensor<F>], &Tensor<F>, &[bool])) {
+        // Eager rules never touch the tape, so the node is read in place, without copies.
+        let nodes = tape.nodes.borrow();
+        let node = &nodes[i];
+        let ins: SmallVec<[&Tensor<F>; 3]> = node.inputs.iter().map(|&j| &nodes[j as usize].value).collect();
+        let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
+        f(&node.op, &node.inputs, &ins, &node.value, &needs)
     }
     fn accumulate(&self, slot: &mut Option<Tensor<F>>, g: Tensor<F>) {
         match slot {
@@ -482,11 +496,22 @@ impl<F: Float> Engine<F> for Record<'_, F> {
     fn value(&self, v: &u32) -> Tensor<F> {
         self.tape.value_of(*v)
     }
-    fn input(&self, _tape: &Tape<F>, id: u32) -> u32 {
-        id
+    fn shape(&self, v: &u32) -> Shape {
+        self.tape.nodes.borrow()[*v as usize].value.dims()
     }
     fn records(&self) -> bool {
         true
+    }
+    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&u32], &u32, &[bool])) {
+        // The rules append to the tape, so the node is copied out before they run.
+        let (op, inputs, needs) = {
+            let nodes = tape.nodes.borrow();
+            let node = &nodes[i];
+            let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
+            (node.op.clone(), node.inputs.clone(), needs)
+        };
+        let ins: SmallVec<[&u32; 3]> = inputs.iter().collect();
+        f(&op, &inputs, &ins, &(i as u32), &needs)
     }
 }
 
@@ -499,33 +524,24 @@ fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, k
         return grads;
     }
     grads[root as usize] = Some(seed);
-    let mut needs: SmallVec<[bool; 3]> = SmallVec::new();
-    let mut ins: SmallVec<[E::V; 3]> = SmallVec::new();
     for i in (0..n).rev() {
-        let (op, inputs, out) = {
-            let nodes = tape.nodes.borrow();
-            let node = &nodes[i];
-            if node.inputs.is_empty() || grads[i].is_none() {
-                continue;
-            }
-            needs.clear();
-            needs.extend(node.inputs.iter().map(|&j| nodes[j as usize].requires_grad));
-            (node.op.clone(), node.inputs.clone(), e.input(tape, i as u32))
-        };
+        if grads[i].is_none() || tape.nodes.borrow()[i].inputs.is_empty() {
+            continue;
+        }
         let g = if keep.contains(&(i as u32)) {
             grads[i].clone()
         } else {
             grads[i].take()
-        }
-        .expect("checked above");
-        ins.clear();
-        ins.extend(inputs.iter().map(|&j| e.input(tape, j)));
-        let gi = op.backward(e, &ins, &out, g, &needs);
-        for (k, gk) in gi.into_iter().enumerate() {
-            if let Some(gk) = gk {
-                e.accumulate(&mut grads[inputs[k] as usize], gk);
+        };
+        let g = g.expect("checked above");
+        e.with_node(tape, i, |op, ids, ins, out, needs| {
+            let gi = op.backward(e, ins, out, g, needs);
+            for (gk, &j) in gi.into_iter().zip(ids) {
+                if let Some(gk) = gk {
+                    e.accumulate(&mut grads[j as usize], gk);
+                }
             }
-        }
+        });
     }
     grads
 }

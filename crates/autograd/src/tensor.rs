@@ -107,8 +107,9 @@ impl<F: Float> Tensor<F> {
         &self.shape
     }
 
-    pub(crate) fn shape_vec(&self) -> &Shape {
-        &self.shape
+    /// The shape as a [`Shape`] (a copy).
+    pub fn dims(&self) -> Shape {
+        self.shape
     }
 
     /// Number of dimensions.
@@ -190,15 +191,12 @@ impl<F: Float> Tensor<F> {
     /// assert_eq!(t.data(), &[0.5, 1.5]);
     /// ```
     pub fn cast<G: Float>(&self) -> Tensor<G> {
-        Tensor::from_parts(
-            self.data.iter().map(|v| G::from_f64(v.to_f64())).collect(),
-            self.shape.clone(),
-        )
+        Tensor::from_parts(self.data.iter().map(|v| G::from_f64(v.to_f64())).collect(), self.shape)
     }
 
     /// Applies `f` to each element.
     pub fn map(&self, f: impl Fn(F) -> F + Sync + Send) -> Self {
-        Self::from_parts(crate::ops::kernels::map(&self.data, f), self.shape.clone())
+        Self::from_parts(crate::ops::kernels::map(&self.data, f), self.shape)
     }
 
     /// Largest absolute elementwise difference to `other` (same shape), in `f64`.

@@ -2,6 +2,8 @@
 //! over random shapes (broadcasting and size-1 dims included) and values kept inside each
 //! op's smooth domain.
 
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use borel_autograd::{GradcheckOptions, Tensor, Var, gradcheck, gradgradcheck};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

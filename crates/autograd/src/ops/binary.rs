@@ -58,8 +58,6 @@ impl BinaryOp {
         g: &E::V,
         needs: &[bool],
     ) -> super::Grads<E::V> {
-        let (va, vb) = (e.value(a), e.value(b));
-        let (sa, sb) = (va.shape(), vb.shape());
         let (ga, gb) = match self {
             BinaryOp::Add => (needs[0].then(|| g.clone()), needs[1].then(|| g.clone())),
             BinaryOp::Sub => (needs[0].then(|| g.clone()), needs[1].then(|| e.neg(g))),
@@ -80,6 +78,7 @@ impl BinaryOp {
             ),
             BinaryOp::Maximum | BinaryOp::Minimum => {
                 let max = self == BinaryOp::Maximum;
+                let (va, vb) = (e.value(a), e.value(b));
                 let to_a = kernels::zip("mask", &va, &vb, move |x, y| {
                     if (max && x >= y) || (!max && x <= y) {
                         F::ONE
@@ -94,7 +93,10 @@ impl BinaryOp {
                 )
             }
         };
-        smallvec::smallvec![ga.map(|ga| e.sum_to(&ga, sa)), gb.map(|gb| e.sum_to(&gb, sb))]
+        smallvec::smallvec![
+            ga.map(|ga| e.sum_to(ga, &e.shape(a))),
+            gb.map(|gb| e.sum_to(gb, &e.shape(b)))
+        ]
     }
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn forward<F: Float>(op: &dyn CustomOp<F>, x: &[&Tensor<F>]) -> Tenso
 pub(crate) fn backward<F: Float, E: Engine<F>>(
     op: &dyn CustomOp<F>,
     e: &E,
-    x: &[E::V],
+    x: &[&E::V],
     y: &E::V,
     g: &E::V,
     needs: &[bool],

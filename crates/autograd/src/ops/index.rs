@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::float::Float;
 use crate::ops::Op;
+use crate::ops::kernels::Buf;
 use crate::shape::{Shape, norm_axis, numel};
 use crate::tape::Var;
 use crate::tensor::Tensor;
@@ -17,15 +18,15 @@ fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
 pub(crate) fn index_select_forward<F: Float>(x: &Tensor<F>, axis: usize, index: &[usize]) -> Tensor<F> {
     let (outer, n, inner) = around(x.shape(), axis);
     let d = x.data();
-    let mut out = Vec::with_capacity(outer * index.len() * inner);
+    let mut out = Buf::with_capacity(outer * index.len() * inner);
     for o in 0..outer {
         for &i in index {
             out.extend_from_slice(&d[(o * n + i) * inner..(o * n + i + 1) * inner]);
         }
     }
-    let mut shape: Shape = x.shape_vec().clone();
+    let mut shape: Shape = x.dims();
     shape[axis] = index.len();
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 /// Adjoint of `index_select`: `out[.., index[i], ..] += g[.., i, ..]`, `out` having `size`
@@ -33,7 +34,7 @@ pub(crate) fn index_select_forward<F: Float>(x: &Tensor<F>, axis: usize, index: 
 pub(crate) fn index_add_forward<F: Float>(g: &Tensor<F>, axis: usize, index: &[usize], size: usize) -> Tensor<F> {
     let (outer, m, inner) = around(g.shape(), axis);
     let d = g.data();
-    let mut out = vec![F::ZERO; outer * size * inner];
+    let mut out = Buf::full(outer * size * inner, F::ZERO);
     for o in 0..outer {
         for (j, &i) in index.iter().enumerate() {
             let src = &d[(o * m + j) * inner..(o * m + j + 1) * inner];
@@ -45,9 +46,9 @@ pub(crate) fn index_add_forward<F: Float>(g: &Tensor<F>, axis: usize, index: &[u
             }
         }
     }
-    let mut shape: Shape = g.shape_vec().clone();
+    let mut shape: Shape = g.dims();
     shape[axis] = size;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 /// `torch.gather`: the index has the output's shape `[.., m, ..]` (as `x` outside `axis`), and
@@ -56,7 +57,7 @@ pub(crate) fn gather_forward<F: Float>(x: &Tensor<F>, axis: usize, index: &[usiz
     let (outer, n, inner) = around(x.shape(), axis);
     let m = index.len() / (outer * inner).max(1);
     let d = x.data();
-    let mut out = Vec::with_capacity(index.len());
+    let mut out = Buf::with_capacity(index.len());
     for o in 0..outer {
         for j in 0..m {
             for i in 0..inner {
@@ -65,16 +66,16 @@ pub(crate) fn gather_forward<F: Float>(x: &Tensor<F>, axis: usize, index: &[usiz
             }
         }
     }
-    let mut shape: Shape = x.shape_vec().clone();
+    let mut shape: Shape = x.dims();
     shape[axis] = m;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 /// Adjoint of `gather`: `out[o, index[o, j, i], i] += g[o, j, i]`.
 pub(crate) fn scatter_add_forward<F: Float>(g: &Tensor<F>, axis: usize, index: &[usize], size: usize) -> Tensor<F> {
     let (outer, m, inner) = around(g.shape(), axis);
     let d = g.data();
-    let mut out = vec![F::ZERO; outer * size * inner];
+    let mut out = Buf::full(outer * size * inner, F::ZERO);
     for o in 0..outer {
         for j in 0..m {
             for i in 0..inner {
@@ -83,9 +84,9 @@ pub(crate) fn scatter_add_forward<F: Float>(g: &Tensor<F>, axis: usize, index: &
             }
         }
     }
-    let mut shape: Shape = g.shape_vec().clone();
+    let mut shape: Shape = g.dims();
     shape[axis] = size;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 impl<'t, F: Float> Var<'t, F> {

@@ -3,7 +3,9 @@
 //! above [`PAR_THRESHOLD`] elements, where a thread hop costs less than the work
 //! (`cargo bench --bench autograd -- elementwise` measured the crossover).
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -11,32 +13,138 @@ use crate::float::Float;
 use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
 use crate::tensor::Tensor;
 
-/// Elementwise work below this many elements stays on the calling thread.
+/// Elementwise work below this many elements stays on the calling thread (the default of
+/// [`set_parallel_threshold`]).
 pub const PAR_THRESHOLD: usize = 1 << 16;
+
+static THRESHOLD: AtomicUsize = AtomicUsize::new(PAR_THRESHOLD);
+
+/// Sets the element count from which elementwise kernels split work over rayon's threads;
+/// `usize::MAX` keeps everything on the calling thread. For benchmarks and tuning.
+pub fn set_parallel_threshold(n: usize) {
+    THRESHOLD.store(n, Ordering::Relaxed);
+}
+
+#[inline]
+fn serial(n: usize) -> bool {
+    n < THRESHOLD.load(Ordering::Relaxed)
+}
 const CHUNK: usize = 1 << 13;
+
+/// A buffer that kernels write once and then freeze into a tensor's shared storage, with no
+/// copy from a `Vec` into the `Arc` and no zero-fill of memory that is about to be written.
+pub(crate) struct Buf<F> {
+    arc: Arc<[MaybeUninit<F>]>,
+    ptr: *mut F,
+    len: usize,
+}
+
+impl<F: Float> Buf<F> {
+    /// Room for `n` elements, none written yet.
+    #[inline]
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        let mut arc = Arc::<[F]>::new_uninit_slice(n);
+        let ptr = Arc::get_mut(&mut arc)
+            .expect("a new Arc is unique")
+            .as_mut_ptr()
+            .cast::<F>();
+        Buf { arc, ptr, len: 0 }
+    }
+
+    /// `n` copies of `v`.
+    #[inline]
+    pub(crate) fn full(n: usize, v: F) -> Self {
+        let mut b = Self::with_capacity(n);
+        b.extend((0..n).map(|_| v));
+        b
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&mut self, v: F) {
+        assert!(self.len < self.arc.len(), "Buf overflow");
+        // SAFETY: in bounds (checked), and `ptr` points into the unique allocation of `arc`.
+        unsafe { self.ptr.add(self.len).write(v) };
+        self.len += 1;
+    }
+
+    #[inline]
+    pub(crate) fn extend(&mut self, it: impl Iterator<Item = F>) {
+        for v in it {
+            self.push(v);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn extend_from_slice(&mut self, s: &[F]) {
+        assert!(self.len + s.len() <= self.arc.len(), "Buf overflow");
+        // SAFETY: in bounds (checked); `s` cannot alias the unique, unfrozen allocation.
+        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), self.ptr.add(self.len), s.len()) };
+        self.len += s.len();
+    }
+
+    /// Pointer to the first element, for kernels (GEMM) that write every element.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut F {
+        self.ptr
+    }
+
+    /// # Safety
+    /// The first `len` elements must have been written.
+    pub(crate) unsafe fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= self.arc.len());
+        self.len = len;
+    }
+
+    /// The written elements, as shared tensor storage.
+    #[inline]
+    pub(crate) fn freeze(self) -> Arc<[F]> {
+        assert!(
+            self.len == self.arc.len(),
+            "Buf frozen with {} of {} elements written",
+            self.len,
+            self.arc.len()
+        );
+        // SAFETY: every element was written (checked above).
+        unsafe { self.arc.assume_init() }
+    }
+}
+
+impl<F> std::ops::Deref for Buf<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        // SAFETY: the first `len` elements are written.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl<F> std::ops::DerefMut for Buf<F> {
+    fn deref_mut(&mut self) -> &mut [F] {
+        // SAFETY: the first `len` elements are written, and the allocation is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
 
 /// `f` applied to every element.
 #[inline]
 pub(crate) fn map<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Arc<[F]> {
-    if x.len() < PAR_THRESHOLD {
+    if serial(x.len()) {
         x.iter().map(|&v| f(v)).collect()
     } else {
-        let mut out = vec![F::ZERO; x.len()];
+        let mut out = Buf::full(x.len(), F::ZERO);
         out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| {
             for (o, &v) in o.iter_mut().zip(i) {
                 *o = f(v);
             }
         });
-        out.into()
+        out.freeze()
     }
 }
 
 #[inline]
 fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> Arc<[F]> {
-    if a.len() < PAR_THRESHOLD {
+    if serial(a.len()) {
         a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
     } else {
-        let mut out = vec![F::ZERO; a.len()];
+        let mut out = Buf::full(a.len(), F::ZERO);
         out.par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
             .for_each(|(o, (a, b))| {
@@ -44,7 +152,7 @@ fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> 
                     *o = f(x, y);
                 }
             });
-        out.into()
+        out.freeze()
     }
 }
 
@@ -55,7 +163,7 @@ fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> 
 pub(crate) fn zip<F: Float>(op: &str, a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F + Sync + Send) -> Tensor<F> {
     let (sa, sb) = (a.shape(), b.shape());
     if sa == sb {
-        return Tensor::from_parts(zip_same(a.data(), b.data(), f), a.shape_vec().clone());
+        return Tensor::from_parts(zip_same(a.data(), b.data(), f), a.dims());
     }
     let out_shape = broadcast_or_panic(op, sa, sb);
     if b.numel() == 1 && out_shape.as_slice() == sa {
@@ -67,7 +175,7 @@ pub(crate) fn zip<F: Float>(op: &str, a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F
         return Tensor::from_parts(map(b.data(), |y| f(x, y)), out_shape);
     }
     let n = numel(&out_shape);
-    let mut out = Vec::with_capacity(n);
+    let mut out = Buf::with_capacity(n);
     let st_a = broadcast_strides(sa, &out_shape);
     let st_b = broadcast_strides(sb, &out_shape);
     let inner = out_shape.last().copied().unwrap_or(1);
@@ -90,7 +198,7 @@ pub(crate) fn zip<F: Float>(op: &str, a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F
         }
         _ => out.extend((0..inner).map(|j| f(da[oa + j * ia], db[ob + j * ib]))),
     });
-    Tensor::from_parts(out.into(), out_shape)
+    Tensor::from_parts(out.freeze(), out_shape)
 }
 
 /// `acc += g` in place (same shapes), copying `acc`'s storage first only if it is shared.
@@ -115,7 +223,7 @@ pub(crate) fn broadcast_to<F: Float>(x: &Tensor<F>, shape: &[usize]) -> Tensor<F
     let inner = shape.last().copied().unwrap_or(1);
     let is = st.last().copied().unwrap_or(0);
     let d = x.data();
-    let mut out = Vec::with_capacity(numel(shape));
+    let mut out = Buf::with_capacity(numel(shape));
     for_each_row(shape, [&st], |[o]| {
         if is == 1 {
             out.extend_from_slice(&d[o..o + inner]);
@@ -123,7 +231,7 @@ pub(crate) fn broadcast_to<F: Float>(x: &Tensor<F>, shape: &[usize]) -> Tensor<F
             out.extend(std::iter::repeat_n(d[o], inner));
         }
     });
-    Tensor::from_parts(out.into(), shape.into())
+    Tensor::from_parts(out.freeze(), shape.into())
 }
 
 /// Folds `x` over the axes flagged in `reduce` (same rank as `x`) into a tensor of the kept
@@ -131,7 +239,7 @@ pub(crate) fn broadcast_to<F: Float>(x: &Tensor<F>, shape: &[usize]) -> Tensor<F
 pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl Fn(F, F) -> F) -> Tensor<F> {
     let shape = x.shape();
     let kept: Shape = shape.iter().zip(reduce).map(|(&n, &r)| if r { 1 } else { n }).collect();
-    let mut out = vec![init; numel(&kept)];
+    let mut out = Buf::full(numel(&kept), init);
     let mut out_st = strides(&kept);
     for (s, &r) in out_st.iter_mut().zip(reduce) {
         if r {
@@ -152,5 +260,5 @@ pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl 
             }
         }
     });
-    Tensor::from_parts(out.into(), kept)
+    Tensor::from_parts(out.freeze(), kept)
 }

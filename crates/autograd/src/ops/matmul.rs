@@ -3,6 +3,7 @@
 //! backward products `G B^T` and `A^T G` never materialize a transpose.
 
 use crate::float::Float;
+use crate::ops::kernels::Buf;
 use crate::ops::{EngineExt, Op};
 use crate::shape::{Shape, broadcast_or_panic, numel};
 use crate::tape::{Engine, Var};
@@ -36,15 +37,21 @@ pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool
     let k = ka;
     let batch = broadcast_or_panic("matmul (batch dims)", &sa[..ra - 2], &sb[..rb - 2]);
     let nb = numel(&batch);
-    let mut out_shape: Shape = batch.clone();
+    let mut out_shape: Shape = batch;
     out_shape.extend_from_slice(&[m, n]);
-    let mut out = vec![F::ZERO; nb * m * n];
+    // GEMM with beta = 0 writes every element without reading it, so the output starts
+    // unwritten; with k = 0 the product is all zeros.
+    let mut out = if k == 0 {
+        Buf::full(nb * m * n, F::ZERO)
+    } else {
+        Buf::with_capacity(nb * m * n)
+    };
     // Row and column strides of op(a) (m x k) and op(b) (k x n) inside one matrix.
     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
     let (mat_a, mat_b) = (m * k, k * n);
     let (da, db) = (a.data(), b.data());
-    let mut idx: Shape = smallvec::smallvec![0; batch.len()];
+    let mut idx = Shape::zeros(batch.len());
     for bi in 0..nb {
         let pa = off_of(&sa[..ra - 2], &idx, mat_a);
         let pb = off_of(&sb[..rb - 2], &idx, mat_b);
@@ -78,7 +85,11 @@ pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool
             idx[d] = 0;
         }
     }
-    Tensor::from_parts(out.into(), out_shape)
+    if k > 0 {
+        // SAFETY: the GEMM calls above wrote all nb * m * n elements.
+        unsafe { out.set_len(nb * m * n) };
+    }
+    Tensor::from_parts(out.freeze(), out_shape)
 }
 
 /// Offset of the matrix at batch index `idx` (of the broadcast batch) in an operand whose own
@@ -108,11 +119,11 @@ pub(crate) fn backward<F: Float, E: Engine<F>>(
     let mm = |x: &E::V, y: &E::V, tx: bool, ty: bool| e.apply(Op::MatMul { ta: tx, tb: ty }, &[x, y]);
     let ga = needs[0].then(|| {
         let d = if ta { mm(b, g, tb, true) } else { mm(g, b, false, !tb) };
-        e.sum_to(&d, e.value(a).shape())
+        e.sum_to(d, &e.shape(a))
     });
     let gb = needs[1].then(|| {
         let d = if tb { mm(g, a, true, ta) } else { mm(a, g, !ta, false) };
-        e.sum_to(&d, e.value(b).shape())
+        e.sum_to(d, &e.shape(b))
     });
     smallvec::smallvec![ga, gb]
 }

@@ -124,28 +124,28 @@ impl<F: Float> Op<F> {
 
     /// The backward rule: gradients of the inputs flagged in `needs`, given the inputs `x`,
     /// the output `y` and the output's gradient `g`.
-    pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+    pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
         match self {
             Op::Leaf => Grads::new(),
-            Op::Unary(u) => smallvec::smallvec![Some(u.backward(e, &x[0], y, &g))],
-            Op::Binary(b) => b.backward(e, &x[0], &x[1], y, &g, needs),
+            Op::Unary(u) => smallvec::smallvec![Some(u.backward(e, x[0], y, &g))],
+            Op::Binary(b) => b.backward(e, x[0], x[1], y, &g, needs),
             Op::Where => where_::backward(e, x, &g, needs),
-            Op::Sum { axes, keepdim } => smallvec::smallvec![Some(reduce::sum_backward(e, &x[0], axes, *keepdim, &g))],
+            Op::Sum { axes, keepdim } => smallvec::smallvec![Some(reduce::sum_backward(e, x[0], axes, *keepdim, &g))],
             Op::Max { axes, keepdim } | Op::Min { axes, keepdim } => {
-                smallvec::smallvec![Some(reduce::extreme_backward(e, &x[0], y, axes, *keepdim, &g))]
+                smallvec::smallvec![Some(reduce::extreme_backward(e, x[0], y, axes, *keepdim, &g))]
             }
-            Op::MatMul { ta, tb } => matmul::backward(e, &x[0], &x[1], *ta, *tb, &g, needs),
+            Op::MatMul { ta, tb } => matmul::backward(e, x[0], x[1], *ta, *tb, &g, needs),
             Op::Reshape(_) => {
-                let s = e.value(&x[0]).shape_vec().clone();
+                let s = e.shape(x[0]);
                 smallvec::smallvec![Some(e.reshape(&g, s))]
             }
             Op::Permute(p) => smallvec::smallvec![Some(shape_ops::permute_backward(e, p, &g))],
             Op::BroadcastTo(_) => {
-                let s = e.value(&x[0]).shape_vec().clone();
-                smallvec::smallvec![Some(e.sum_to(&g, &s))]
+                let s = e.shape(x[0]);
+                smallvec::smallvec![Some(e.sum_to(g, &s))]
             }
             Op::Slice { axis, start, end } => {
-                let n = e.value(&x[0]).shape()[*axis];
+                let n = e.shape(x[0])[*axis];
                 smallvec::smallvec![Some(e.apply(
                     Op::Pad {
                         axis: *axis,
@@ -156,7 +156,7 @@ impl<F: Float> Op<F> {
                 ))]
             }
             Op::Pad { axis, before, .. } => {
-                let n = e.value(&x[0]).shape()[*axis];
+                let n = e.shape(x[0])[*axis];
                 smallvec::smallvec![Some(e.apply(
                     Op::Slice {
                         axis: *axis,
@@ -168,7 +168,7 @@ impl<F: Float> Op<F> {
             }
             Op::Concat { axis } => shape_ops::concat_backward(e, x, *axis, &g, needs),
             Op::IndexSelect { axis, index } => {
-                let size = e.value(&x[0]).shape()[*axis];
+                let size = e.shape(x[0])[*axis];
                 smallvec::smallvec![Some(e.apply(
                     Op::IndexAdd {
                         axis: *axis,
@@ -188,7 +188,7 @@ impl<F: Float> Op<F> {
                 ))]
             }
             Op::Gather { axis, index } => {
-                let size = e.value(&x[0]).shape()[*axis];
+                let size = e.shape(x[0])[*axis];
                 smallvec::smallvec![Some(e.apply(
                     Op::ScatterAdd {
                         axis: *axis,
@@ -239,31 +239,31 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
         self.mul(a, &c)
     }
     fn reshape(&self, a: &Self::V, shape: Shape) -> Self::V {
-        if self.value(a).shape() == shape.as_slice() {
+        if self.shape(a).as_slice() == shape.as_slice() {
             return a.clone();
         }
         self.apply(Op::Reshape(shape), &[a])
     }
     fn broadcast_to(&self, a: &Self::V, shape: &[usize]) -> Self::V {
-        if self.value(a).shape() == shape {
+        if self.shape(a).as_slice() == shape {
             return a.clone();
         }
         self.apply(Op::BroadcastTo(shape.into()), &[a])
     }
     /// Sums `a` down to `shape`: the reverse of broadcasting `shape` up to `a`'s shape.
-    fn sum_to(&self, a: &Self::V, shape: &[usize]) -> Self::V {
-        let from = self.value(a).shape_vec().clone();
+    fn sum_to(&self, a: Self::V, shape: &[usize]) -> Self::V {
+        let from = self.shape(&a);
         if from.as_slice() == shape {
-            return a.clone();
+            return a;
         }
         let off = from.len() - shape.len();
         let axes: Axes = (0..from.len())
             .filter(|&i| i < off || (shape[i - off] == 1 && from[i] != 1))
             .collect();
         let summed = if axes.is_empty() {
-            a.clone()
+            a
         } else {
-            self.apply(Op::Sum { axes, keepdim: true }, &[a])
+            self.apply(Op::Sum { axes, keepdim: true }, &[&a])
         };
         self.reshape(&summed, shape.into())
     }

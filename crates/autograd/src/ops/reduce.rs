@@ -38,7 +38,7 @@ pub(crate) fn sum_forward<F: Float>(x: &Tensor<F>, axes: &[usize], keepdim: bool
 
 /// The gradient of a sum is the output gradient broadcast back over the summed axes.
 pub(crate) fn sum_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axes: &[usize], _keepdim: bool, g: &E::V) -> E::V {
-    let xs = e.value(x).shape_vec().clone();
+    let xs = e.shape(x);
     let g = e.reshape(g, kept_shape(&xs, axes));
     e.broadcast_to(&g, &xs)
 }

@@ -2,6 +2,7 @@
 //! squeeze/unsqueeze, slice (backward: pad), pad (backward: slice), concat and stack.
 
 use crate::float::Float;
+use crate::ops::kernels::Buf;
 use crate::ops::{Axes, Op};
 use crate::shape::{Shape, for_each_row, norm_axis, numel, strides};
 use crate::tape::{Engine, Var};
@@ -15,9 +16,9 @@ pub(crate) fn permute_forward<F: Float>(x: &Tensor<F>, perm: &[usize]) -> Tensor
     let inner = out_shape.last().copied().unwrap_or(1);
     let is = st.last().copied().unwrap_or(0);
     let d = x.data();
-    let mut out = Vec::with_capacity(x.numel());
+    let mut out = Buf::with_capacity(x.numel());
     for_each_row(&out_shape, [&st], |[o]| out.extend((0..inner).map(|j| d[o + j * is])));
-    Tensor::from_parts(out.into(), out_shape)
+    Tensor::from_parts(out.freeze(), out_shape)
 }
 
 pub(crate) fn permute_backward<F: Float, E: Engine<F>>(e: &E, perm: &[usize], g: &E::V) -> E::V {
@@ -37,27 +38,27 @@ pub(crate) fn slice_forward<F: Float>(x: &Tensor<F>, axis: usize, start: usize, 
     let (outer, n, inner) = around(x.shape(), axis);
     debug_assert!(start <= end && end <= n);
     let d = x.data();
-    let mut out = Vec::with_capacity(outer * (end - start) * inner);
+    let mut out = Buf::with_capacity(outer * (end - start) * inner);
     for o in 0..outer {
         out.extend_from_slice(&d[(o * n + start) * inner..(o * n + end) * inner]);
     }
-    let mut shape: Shape = x.shape_vec().clone();
+    let mut shape: Shape = x.dims();
     shape[axis] = end - start;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 pub(crate) fn pad_forward<F: Float>(x: &Tensor<F>, axis: usize, before: usize, after: usize) -> Tensor<F> {
     let (outer, n, inner) = around(x.shape(), axis);
     let m = before + n + after;
     let d = x.data();
-    let mut out = vec![F::ZERO; outer * m * inner];
+    let mut out = Buf::full(outer * m * inner, F::ZERO);
     for o in 0..outer {
         out[(o * m + before) * inner..(o * m + before + n) * inner]
             .copy_from_slice(&d[o * n * inner..(o + 1) * n * inner]);
     }
-    let mut shape: Shape = x.shape_vec().clone();
+    let mut shape: Shape = x.dims();
     shape[axis] = m;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 #[track_caller]
@@ -73,7 +74,7 @@ pub(crate) fn concat_forward<F: Float>(xs: &[&Tensor<F>], axis: usize) -> Tensor
     let outer = numel(&first[..axis]);
     let inner = numel(&first[axis + 1..]);
     let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-    let mut out = Vec::with_capacity(outer * total * inner);
+    let mut out = Buf::with_capacity(outer * total * inner);
     for o in 0..outer {
         for x in xs {
             let n = x.shape()[axis];
@@ -82,12 +83,12 @@ pub(crate) fn concat_forward<F: Float>(xs: &[&Tensor<F>], axis: usize) -> Tensor
     }
     let mut shape: Shape = first.into();
     shape[axis] = total;
-    Tensor::from_parts(out.into(), shape)
+    Tensor::from_parts(out.freeze(), shape)
 }
 
 pub(crate) fn concat_backward<F: Float, E: Engine<F>>(
     e: &E,
-    xs: &[E::V],
+    xs: &[&E::V],
     axis: usize,
     g: &E::V,
     needs: &[bool],
@@ -96,7 +97,7 @@ pub(crate) fn concat_backward<F: Float, E: Engine<F>>(
     xs.iter()
         .zip(needs)
         .map(|(x, &need)| {
-            let n = e.value(x).shape()[axis];
+            let n = e.shape(x)[axis];
             let gi = need.then(|| {
                 e.apply(
                     Op::Slice {

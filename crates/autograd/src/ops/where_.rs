@@ -25,10 +25,10 @@ pub(crate) fn forward<F: Float>(mask: &Tensor<F>, a: &Tensor<F>, b: &Tensor<F>) 
 }
 
 /// `da = g [mask]`, `db = g [!mask]`, each summed back to its operand's shape.
-pub(crate) fn backward<F: Float, E: Engine<F>>(e: &E, x: &[E::V], g: &E::V, needs: &[bool]) -> super::Grads<E::V> {
-    let gshape = e.value(g).shape_vec().clone();
-    let m = kernels::broadcast_to(&e.value(&x[0]), &gshape).map(|v| if v != F::ZERO { F::ONE } else { F::ZERO });
-    let pick = |i: usize, m: Tensor<F>| needs[i].then(|| e.sum_to(&e.mul_const(g, m), e.value(&x[i]).shape()));
+pub(crate) fn backward<F: Float, E: Engine<F>>(e: &E, x: &[&E::V], g: &E::V, needs: &[bool]) -> super::Grads<E::V> {
+    let gshape = e.shape(g);
+    let m = kernels::broadcast_to(&e.value(x[0]), &gshape).map(|v| if v != F::ZERO { F::ONE } else { F::ZERO });
+    let pick = |i: usize, m: Tensor<F>| needs[i].then(|| e.sum_to(e.mul_const(g, m), &e.shape(x[i])));
     let not_m = m.map(|v| F::ONE - v);
     smallvec::smallvec![None, pick(1, m), pick(2, not_m)]
 }
