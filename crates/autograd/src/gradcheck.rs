@@ -327,7 +327,7 @@ where
     let y_shape = eval(&f, &xs).dims();
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x9e37_79b9);
     let v = Tensor::<f64>::rand_normal(&y_shape, 0.0, 1.0, &mut rng);
-    let first = higher_ranked(|vars| {
+    let first = expr(|vars| {
         let tape = vars[0].tape();
         let y = f(vars);
         let grads = tape.grad_with(y, v.clone(), vars, true);
@@ -339,8 +339,18 @@ where
     report
 }
 
-/// Pins a closure's signature to the higher-ranked one the checks take.
-fn higher_ranked<Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>>(f: Fun) -> Fun {
+/// Gives a closure the signature the checks take, so it can be stored in a variable and
+/// checked more than once. (A closure written inline in the call needs no help; one bound to
+/// a `let` otherwise gets a signature tied to one tape's lifetime, which Rust rejects.)
+///
+/// ```
+/// use borel_autograd::{GradcheckOptions, Tensor, expr, gradcheck, gradgradcheck};
+/// let f = expr(|v| (v[0] * v[1]).tanh().sum());
+/// let xs = [Tensor::from_vec(vec![0.5, -0.2], &[2]), Tensor::from_vec(vec![1.0, 2.0], &[2])];
+/// assert!(gradcheck(f, &xs, &GradcheckOptions::default()).passed);
+/// assert!(gradgradcheck(f, &xs, &GradcheckOptions::default()).passed);
+/// ```
+pub fn expr<Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>>(f: Fun) -> Fun {
     f
 }
 

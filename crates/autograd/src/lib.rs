@@ -36,7 +36,9 @@ mod tape;
 mod tensor;
 
 pub use float::Float;
-pub use gradcheck::{GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck, hessian, hvp, jacobian, jvp, vjp};
+pub use gradcheck::{
+    GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck, hessian, hvp, jacobian, jvp, vjp,
+};
 pub use ops::custom::{CustomFn, CustomOp};
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use shape::Shape;
