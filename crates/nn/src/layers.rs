@@ -1,0 +1,301 @@
+//! The [`Module`] trait and the layers: [`Dense`], [`Dropout`], [`ActivationLayer`].
+
+use borel_autograd::{Float, Tensor, Var};
+
+use crate::activation::Activation;
+use crate::init::Init;
+use crate::param::{Builder, Ctx, ParamId};
+
+/// A piece of forward code with parameters in a [`crate::ParamStore`].
+pub trait Module<F: Float> {
+    /// The forward pass on the context's tape.
+    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F>;
+}
+
+/// What `summary()` shows of a layer.
+pub trait Layer<F: Float>: Module<F> {
+    /// The layer's name (`dense`, `dense_1`, ...).
+    fn name(&self) -> &str;
+    /// The layer's type (`Dense`, `Dropout`, ...).
+    fn kind(&self) -> &'static str;
+    /// The number of features out, given the number in.
+    fn out_features(&self, in_features: usize) -> usize;
+    /// The parameters the layer owns.
+    fn params(&self) -> Vec<ParamId>;
+}
+
+/// A layer's configuration, built into a [`Layer`] once its input size is known.
+pub trait LayerSpec<F: Float> {
+    /// The name stem Keras gives this kind of layer (`dense`, `dropout`).
+    fn stem(&self) -> &'static str;
+    /// The input size, if the spec fixes it.
+    fn input_dim(&self) -> Option<usize> {
+        None
+    }
+    /// Registers the parameters under `b` (already prefixed) and returns the layer.
+    fn build_layer(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>>;
+}
+
+/// A densely connected layer, `activation(x W + b)`, with Keras' semantics and defaults:
+/// linear activation, Glorot-uniform kernel `[in, units]`, zero bias.
+///
+/// ```
+/// use borel_nn::{Activation, Builder, Dense, Init, ParamStore};
+/// let mut store = ParamStore::<f32>::new();
+/// let spec = Dense::new(20).activation(Activation::Sigmoid).kernel_init(Init::HeNormal);
+/// let layer = spec.build(&mut Builder::new(&mut store, 42), "hidden", 2);
+/// assert_eq!(store.get(layer.kernel).shape(), &[2, 20]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dense {
+    units: usize,
+    activation: Activation,
+    use_bias: bool,
+    kernel_init: Init,
+    bias_init: Init,
+    input_dim: Option<usize>,
+}
+
+impl Dense {
+    /// `units` outputs, with Keras' defaults for everything else.
+    pub fn new(units: usize) -> Self {
+        Dense {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_init: Init::GlorotUniform,
+            bias_init: Init::Zeros,
+            input_dim: None,
+        }
+    }
+
+    /// The activation (a name such as `"sigmoid"` works too).
+    pub fn activation(mut self, a: impl Into<Activation>) -> Self {
+        self.activation = a.into();
+        self
+    }
+
+    /// Whether to add a bias (default true).
+    pub fn use_bias(mut self, yes: bool) -> Self {
+        self.use_bias = yes;
+        self
+    }
+
+    /// The kernel's initializer (default Glorot uniform).
+    pub fn kernel_init(mut self, init: Init) -> Self {
+        self.kernel_init = init;
+        self
+    }
+
+    /// The bias' initializer (default zeros).
+    pub fn bias_init(mut self, init: Init) -> Self {
+        self.bias_init = init;
+        self
+    }
+
+    /// The input size, for a first layer (Keras' `input_dim`).
+    pub fn input_dim(mut self, n: usize) -> Self {
+        self.input_dim = Some(n);
+        self
+    }
+
+    /// Builds the layer with parameters `name.kernel` and `name.bias` under `b`.
+    pub fn build<F: Float>(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+        self.build_here(&mut b.sub(name), name, in_features)
+    }
+
+    /// Builds the layer with parameters `kernel` and `bias` directly under `b`'s prefix.
+    fn build_here<F: Float>(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+        let kernel = b.param("kernel", &[in_features, self.units], self.kernel_init);
+        let bias = self.use_bias.then(|| b.param("bias", &[self.units], self.bias_init));
+        DenseLayer {
+            name: name.to_string(),
+            kernel,
+            bias,
+            activation: self.activation,
+            units: self.units,
+        }
+    }
+}
+
+/// A built [`Dense`] layer.
+#[derive(Clone, Debug)]
+pub struct DenseLayer {
+    name: String,
+    /// The kernel `[in, units]`.
+    pub kernel: ParamId,
+    /// The bias `[units]`, if any.
+    pub bias: Option<ParamId>,
+    /// The activation.
+    pub activation: Activation,
+    units: usize,
+}
+
+impl<F: Float> Module<F> for DenseLayer {
+    #[track_caller]
+    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
+        let mut y = x.matmul(cx.param(self.kernel));
+        if let Some(b) = self.bias {
+            y = y + cx.param(b);
+        }
+        self.activation.apply(y)
+    }
+}
+
+impl<F: Float> Layer<F> for DenseLayer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "Dense"
+    }
+    fn out_features(&self, _in_features: usize) -> usize {
+        self.units
+    }
+    fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.kernel).chain(self.bias).collect()
+    }
+}
+
+impl<F: Float> LayerSpec<F> for Dense {
+    fn stem(&self) -> &'static str {
+        "dense"
+    }
+    fn input_dim(&self) -> Option<usize> {
+        self.input_dim
+    }
+    fn build_layer(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>> {
+        Box::new(self.build_here(b, name, in_features))
+    }
+}
+
+/// Zeroes each element with probability `rate` in training, scaling the rest by
+/// `1 / (1 - rate)`; the identity in inference. Masks come from the context's seeded
+/// generator.
+///
+/// ```
+/// use borel_autograd::{Tape, Tensor};
+/// use borel_nn::{Ctx, Dropout, Module, ParamStore};
+/// let store = ParamStore::<f32>::new();
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::ones(&[1000]));
+/// let train = Dropout::new(0.2).forward(&Ctx::new(&tape, &store, true), x).value();
+/// let kept = train.data().iter().filter(|v| **v != 0.0).count();
+/// assert!((700..900).contains(&kept));
+/// let eval = Dropout::new(0.2).forward(&Ctx::new(&tape, &store, false), x).value();
+/// assert_eq!(eval.data(), x.value().data());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dropout {
+    rate: f64,
+    name: String,
+}
+
+impl Dropout {
+    /// Drops with probability `rate` in `[0, 1)`.
+    #[track_caller]
+    pub fn new(rate: f64) -> Self {
+        assert!((0.0..1.0).contains(&rate), "Dropout: rate {rate} is outside [0, 1)");
+        Dropout {
+            rate,
+            name: "dropout".into(),
+        }
+    }
+}
+
+impl<F: Float> Module<F> for Dropout {
+    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
+        if !cx.training() || self.rate == 0.0 {
+            return x;
+        }
+        let keep = 1.0 - self.rate;
+        let scale = F::from_f64(1.0 / keep);
+        let mask = cx.with_rng(|rng| {
+            Tensor::from_fn(&x.shape(), |_| {
+                if rand::RngExt::random::<f64>(rng) < keep {
+                    scale
+                } else {
+                    F::ZERO
+                }
+            })
+        });
+        x * cx.tape().constant(mask)
+    }
+}
+
+impl<F: Float> Layer<F> for Dropout {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "Dropout"
+    }
+    fn out_features(&self, in_features: usize) -> usize {
+        in_features
+    }
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
+}
+
+impl<F: Float> LayerSpec<F> for Dropout {
+    fn stem(&self) -> &'static str {
+        "dropout"
+    }
+    fn build_layer(&self, _b: &mut Builder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
+        Box::new(Dropout {
+            rate: self.rate,
+            name: name.to_string(),
+        })
+    }
+}
+
+/// An activation as a layer (Keras' `Activation("relu")`).
+#[derive(Clone, Debug)]
+pub struct ActivationLayer {
+    activation: Activation,
+    name: String,
+}
+
+impl ActivationLayer {
+    /// The layer applying `a`.
+    pub fn new(a: impl Into<Activation>) -> Self {
+        ActivationLayer {
+            activation: a.into(),
+            name: "activation".into(),
+        }
+    }
+}
+
+impl<F: Float> Module<F> for ActivationLayer {
+    fn forward<'t>(&self, _cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
+        self.activation.apply(x)
+    }
+}
+
+impl<F: Float> Layer<F> for ActivationLayer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "Activation"
+    }
+    fn out_features(&self, in_features: usize) -> usize {
+        in_features
+    }
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
+}
+
+impl<F: Float> LayerSpec<F> for ActivationLayer {
+    fn stem(&self) -> &'static str {
+        "activation"
+    }
+    fn build_layer(&self, _b: &mut Builder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
+        Box::new(ActivationLayer {
+            activation: self.activation,
+            name: name.to_string(),
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Sequential`]: layers applied in order, with Keras' `summary()`.
+
+use std::collections::HashMap;
+
+use borel_autograd::{Float, Var};
+
+use crate::layers::{Layer, LayerSpec, Module};
+use crate::param::{Builder, Ctx, ParamStore};
+
+/// A stack of layers, each fed the previous one's output. Layer `i`'s parameters are named
+/// `i.kernel`, `i.bias` (as in a PyTorch `nn.Sequential`).
+///
+/// ```
+/// use borel_nn::{Dense, Dropout, ParamStore, Sequential};
+/// let mut store = ParamStore::<f32>::new();
+/// let model = Sequential::new()
+///     .add(Dense::new(20).activation("sigmoid").input_dim(2))
+///     .add(Dropout::new(0.2))
+///     .add(Dense::new(20).activation("sigmoid"))
+///     .add(Dense::new(1))
+///     .build(&mut store, 0);
+/// assert_eq!(store.num_params(), 501);
+/// assert!(model.summary(&store).contains("Total params: 501"));
+/// ```
+pub struct SequentialBuilder<F: Float> {
+    specs: Vec<Box<dyn LayerSpec<F>>>,
+    name: String,
+}
+
+/// A built stack of layers.
+pub struct Sequential<F: Float> {
+    layers: Vec<Box<dyn Layer<F>>>,
+    input_dim: usize,
+    name: String,
+}
+
+impl<F: Float> Sequential<F> {
+    /// An empty stack to add layers to.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> SequentialBuilder<F> {
+        SequentialBuilder {
+            specs: Vec::new(),
+            name: "sequential".into(),
+        }
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Box<dyn Layer<F>>] {
+        &self.layers
+    }
+
+    /// Features per sample going in.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// Features per sample coming out.
+    pub fn output_dim(&self) -> usize {
+        self.layers.iter().fold(self.input_dim, |n, l| l.out_features(n))
+    }
+
+    /// The table Keras' `model.summary()` prints: layer name and type, output shape, parameter
+    /// count, then total, trainable and non-trainable parameters.
+    pub fn summary(&self, store: &ParamStore<F>) -> String {
+        let w = [33usize, 24, 15];
+        let bar = |l: &str, m: &str, r: &str, fill: &str| {
+            format!(
+                "{l}{}{m}{}{m}{}{r}\n",
+                fill.repeat(w[0]),
+                fill.repeat(w[1]),
+                fill.repeat(w[2])
+            )
+        };
+        let row = |a: &str, b: &str, c: &str, side: &str| {
+            format!(
+                "{side} {a:<w0$}{side} {b:<w1$}{side} {c:>w2$} {side}\n",
+                w0 = w[0] - 1,
+                w1 = w[1] - 1,
+                w2 = w[2] - 2
+            )
+        };
+        let mut out = format!("Model: \"{}\"\n", self.name);
+        out += &bar("┏", "┳", "┓", "━");
+        out += &row("Layer (type)", "Output Shape", "Param #", "┃");
+        out += &bar("┡", "╇", "┩", "━");
+        let mut n = self.input_dim;
+        for (i, l) in self.layers.iter().enumerate() {
+            n = l.out_features(n);
+            let count: usize = l.params().iter().map(|&p| store.get(p).numel()).sum();
+            out += &row(
+                &format!("{} ({})", l.name(), l.kind()),
+                &format!("(None, {n})"),
+                &thousands(count),
+                "│",
+            );
+            if i + 1 < self.layers.len() {
+                out += &bar("├", "┼", "┤", "─");
+            }
+        }
+        out += &bar("└", "┴", "┘", "─");
+        let bytes = |k: usize| size(k * std::mem::size_of::<F>());
+        let (total, trainable) = (store.num_params(), store.num_trainable());
+        out += &format!(" Total params: {} ({})\n", thousands(total), bytes(total));
+        out += &format!(" Trainable params: {} ({})\n", thousands(trainable), bytes(trainable));
+        out += &format!(
+            " Non-trainable params: {} ({})\n",
+            thousands(total - trainable),
+            bytes(total - trainable)
+        );
+        out
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn size(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{b:.2} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2} KB", b / 1024.0)
+    } else {
+        format!("{:.2} MB", b / (1024.0 * 1024.0))
+    }
+}
+
+impl<F: Float> SequentialBuilder<F> {
+    /// Appends a layer (Keras' `model.add`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, spec: impl LayerSpec<F> + 'static) -> Self {
+        self.specs.push(Box::new(spec));
+        self
+    }
+
+    /// The model's name in `summary()` (default `sequential`).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Builds every layer into `store`, initializers seeded with `seed`. The input size comes
+    /// from the first layer's `input_dim`; panics if it has none (see [`Self::build_with_input`]).
+    #[track_caller]
+    pub fn build(self, store: &mut ParamStore<F>, seed: u64) -> Sequential<F> {
+        let Some(input_dim) = self.specs.first().and_then(|s| s.input_dim()) else {
+            panic!("Sequential::build: the first layer needs an input_dim (or use build_with_input)");
+        };
+        self.build_with_input(store, seed, input_dim)
+    }
+
+    /// Builds with `input_dim` features per sample.
+    pub fn build_with_input(self, store: &mut ParamStore<F>, seed: u64, input_dim: usize) -> Sequential<F> {
+        let mut b = Builder::new(store, seed);
+        let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        let mut n = input_dim;
+        let mut layers = Vec::with_capacity(self.specs.len());
+        for (i, spec) in self.specs.iter().enumerate() {
+            let c = counts.entry(spec.stem()).or_insert(0);
+            let name = if *c == 0 {
+                spec.stem().to_string()
+            } else {
+                format!("{}_{c}", spec.stem())
+            };
+            *c += 1;
+            let layer = spec.build_layer(&mut b.sub(&i.to_string()), &name, n);
+            n = layer.out_features(n);
+            layers.push(layer);
+        }
+        Sequential {
+            layers,
+            input_dim,
+            name: self.name,
+        }
+    }
+}
+
+impl<F: Float> Module<F> for Sequential<F> {
+    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
+        self.layers.iter().fold(x, |h, l| l.forward(cx, h))
+    }
+}
