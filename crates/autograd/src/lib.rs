@@ -30,6 +30,7 @@
 
 mod float;
 pub mod gradcheck;
+pub mod io;
 mod ops;
 pub mod shape;
 mod tape;

@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use borel_autograd::{Float, Tensor};
@@ -239,30 +238,11 @@ impl<F: Float> ParamStore<F> {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it over
-/// `path`; the temporary file is removed on failure.
+/// Writes `bytes` atomically (see [`borel_autograd::io::write_atomically`]), labelling errors
+/// with `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
-    let io = |source| WeightsError::Io {
+    borel_autograd::io::write_atomically(path, bytes).map_err(|source| WeightsError::Io {
         path: path.into(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{base}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }

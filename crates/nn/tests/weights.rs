@@ -19,7 +19,9 @@ fn torch_like_model(store: &mut ParamStore<f32>, seed: u64) -> Sequential<f32> {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("borel-weights-{}", std::process::id())).join(name);
+    let path = std::env::temp_dir()
+        .join(format!("borel-weights-{}", std::process::id()))
+        .join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     path
 }

@@ -1,0 +1,48 @@
+//! After the first step, optimizer steps allocate nothing: state buffers and parameters are
+//! updated in place.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use borel_autograd::Tensor;
+use borel_optim::{Adagrad, Adam, AdamW, Optimizer, Param, RmsProp, Sgd};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steps_after_the_first_do_not_allocate() {
+    let opts: Vec<Box<dyn Optimizer<f32>>> = vec![
+        Box::new(Sgd::new(0.01).momentum(0.9)),
+        Box::new(Adam::new(0.01).amsgrad(true)),
+        Box::new(AdamW::new(0.01)),
+        Box::new(Adagrad::new(0.01)),
+        Box::new(RmsProp::keras().momentum(0.9).centered(true)),
+        Box::new(RmsProp::pytorch()),
+    ];
+    for mut opt in opts {
+        let mut w = Tensor::from_fn(&[64, 32], |i| i as f32 * 1e-3);
+        let mut b = Tensor::<f32>::zeros(&[32]);
+        let gw = Tensor::from_fn(&[64, 32], |i| (i % 7) as f32 - 3.0);
+        let gb = Tensor::<f32>::ones(&[32]);
+        opt.step(&mut [Param::new("w", &mut w, &gw), Param::new("b", &mut b, &gb)]);
+        let before = ALLOCS.load(Ordering::Relaxed);
+        for _ in 0..100 {
+            opt.step(&mut [Param::new("w", &mut w, &gw), Param::new("b", &mut b, &gb)]);
+        }
+        assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "allocations in 100 steps");
+    }
+}
