@@ -1,16 +1,48 @@
 //! # Borel
 //!
-//! Deep learning in Rust on a tape-based, reverse-mode automatic differentiation core.
+//! Deep learning in Rust on a tape-based, reverse-mode automatic differentiation core. The
+//! facade re-exports the three crates and adds a Keras-like [`Model`] (`compile`, `fit`,
+//! `evaluate`, `predict`), callbacks, datasets, plots, and the seed experiments.
 //!
 //! ```
-//! use borel::autograd::{Tape, Tensor};
+//! use borel::prelude::*;
+//!
+//! // Your own forward code, differentiated by the tape:
 //! let tape = Tape::<f64>::new();
 //! let x = tape.var(Tensor::scalar(2.0));
 //! assert_eq!((x * x).backward()[x].item(), 4.0);
+//!
+//! // Keras-style:
+//! let mut store = ParamStore::<f32>::new();
+//! let net = Sequential::new().add(Dense::new(4).activation("relu").input_dim(2)).add(Dense::new(1)).build(&mut store, 0);
+//! let mut model = Model::new(net, store);
+//! model.compile(Loss::Mse, RmsProp::keras());
+//! let (x, y) = (Tensor::ones(&[8, 2]), Tensor::zeros(&[8, 1]));
+//! let history = model.fit(&x, &y, FitOptions::new(5, 4)).unwrap();
+//! assert_eq!(history.epochs.len(), 5);
 //! ```
+
+#![warn(missing_docs)]
+
+pub mod callbacks;
+pub mod data;
+mod model;
+pub mod plot;
+pub mod seed;
 
 pub use borel_autograd as autograd;
 pub use borel_nn as nn;
 pub use borel_optim as optim;
 
 pub use borel_autograd::{GradStore, Tape, Tensor, Var, gradcheck, gradgradcheck};
+pub use model::{EpochLog, FitError, FitOptions, History, Model};
+
+/// The names most programs use.
+pub mod prelude {
+    pub use crate::callbacks::{Checkpoint, Control, EarlyStopping, EpochEnd, Monitor};
+    pub use crate::{EpochLog, FitError, FitOptions, History, Model};
+    pub use borel_autograd::{GradcheckOptions, Tape, Tensor, Var, expr, gradcheck, gradgradcheck};
+    pub use borel_nn::loss::{self, Reduction};
+    pub use borel_nn::{Activation, Builder, Ctx, Dense, Dropout, Init, Loss, Module, ParamStore, Sequential};
+    pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, Param, RmsProp, Sgd};
+}

@@ -138,6 +138,15 @@ impl<F: Float> ParamStore<F> {
             .map(|(i, (n, v))| (ParamId(i), n.as_str(), v))
     }
 
+    /// `(id, name, value)` for every parameter, values mutable (for optimizers).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &str, &mut Tensor<F>)> {
+        self.names
+            .iter()
+            .zip(self.values.iter_mut())
+            .enumerate()
+            .map(|(i, (n, v))| (ParamId(i), n.as_str(), v))
+    }
+
     /// Replaces every value at once (used by weight loading after all checks passed).
     pub(crate) fn replace_values(&mut self, values: Vec<Tensor<F>>) {
         debug_assert_eq!(values.len(), self.values.len());
