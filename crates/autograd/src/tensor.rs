@@ -215,6 +215,42 @@ impl<F: Float> Tensor<F> {
             .fold(0.0, f64::max)
     }
 
+    /// The elements as little-endian bytes of `F` (the layout safetensors files use).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.numel() * std::mem::size_of::<F>());
+        for &v in self.data() {
+            if std::mem::size_of::<F>() == 4 {
+                out.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
+            } else {
+                out.extend_from_slice(&v.to_f64().to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// A tensor of `shape` from little-endian bytes of `F`; `None` when the byte count does not
+    /// match the shape.
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// let t = Tensor::from_vec(vec![1.5f32, -2.0], &[2]);
+    /// assert_eq!(Tensor::<f32>::from_le_bytes(&t.to_le_bytes(), &[2]), Some(t));
+    /// ```
+    pub fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
+        let w = std::mem::size_of::<F>();
+        if bytes.len() != numel(shape) * w {
+            return None;
+        }
+        Some(Self::from_fn(shape, |i| {
+            let s = &bytes[i * w..(i + 1) * w];
+            if w == 4 {
+                F::from_f64(f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64)
+            } else {
+                F::from_f64(f64::from_le_bytes(s.try_into().expect("8 bytes")))
+            }
+        }))
+    }
+
     /// Whether every element is finite.
     pub fn all_finite(&self) -> bool {
         self.data.iter().all(|v| v.is_finite_())

@@ -108,30 +108,6 @@ fn transpose<F: Float>(t: &Tensor<F>) -> Tensor<F> {
     Tensor::from_fn(&[c, r], |i| t.data()[(i % r) * c + i / r])
 }
 
-fn to_bytes<F: Float>(t: &Tensor<F>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(t.numel() * std::mem::size_of::<F>());
-    for &v in t.data() {
-        if F::NAME == "f32" {
-            out.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
-        } else {
-            out.extend_from_slice(&v.to_f64().to_le_bytes());
-        }
-    }
-    out
-}
-
-fn from_bytes<F: Float>(b: &[u8], shape: &[usize]) -> Tensor<F> {
-    let w = std::mem::size_of::<F>();
-    Tensor::from_fn(shape, |i| {
-        let s = &b[i * w..(i + 1) * w];
-        if w == 4 {
-            F::from_f64(f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64)
-        } else {
-            F::from_f64(f64::from_le_bytes(s.try_into().expect("8 bytes")))
-        }
-    })
-}
-
 impl<F: Float> ParamStore<F> {
     /// Writes every parameter to `path` in the safetensors format, atomically.
     ///
@@ -165,7 +141,7 @@ impl<F: Float> ParamStore<F> {
                 } else {
                     t.clone()
                 };
-                (file_name(name, layout), t.shape().to_vec(), to_bytes(&t))
+                (file_name(name, layout), t.shape().to_vec(), t.to_le_bytes())
             })
             .collect();
         let views = tensors
@@ -223,7 +199,10 @@ impl<F: Float> ParamStore<F> {
                     found: view.shape().to_vec(),
                 });
             }
-            let value = from_bytes::<F>(view.data(), view.shape());
+            let value = Tensor::<F>::from_le_bytes(view.data(), view.shape()).ok_or_else(|| WeightsError::Format {
+                path: path.into(),
+                message: format!("tensor '{fname}' has the wrong byte count"),
+            })?;
             values.push(if t { transpose(&value) } else { value });
             used.insert(fname);
         }

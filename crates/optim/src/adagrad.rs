@@ -59,16 +59,5 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
             });
         }
     }
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> &State<F> {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut State<F> {
-        &mut self.state
-    }
+    crate::accessors!(lr, state);
 }

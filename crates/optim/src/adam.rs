@@ -120,18 +120,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
     fn step(&mut self, params: &mut [Param<'_, F>]) {
         self.apply(params, 0.0);
     }
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> &State<F> {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut State<F> {
-        &mut self.state
-    }
+    crate::accessors!(lr, state);
 }
 
 /// AdamW: Adam with decoupled weight decay, `p = p (1 - lr wd)` before the Adam update
@@ -172,16 +161,5 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         let wd = self.weight_decay;
         self.inner.apply(params, wd);
     }
-    fn learning_rate(&self) -> f64 {
-        self.inner.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.inner.lr = lr;
-    }
-    fn state(&self) -> &State<F> {
-        &self.inner.state
-    }
-    fn state_mut(&mut self) -> &mut State<F> {
-        &mut self.inner.state
-    }
+    crate::accessors!(inner.lr, inner.state);
 }

@@ -73,6 +73,26 @@ pub trait Optimizer<F: Float> {
     }
 }
 
+/// The four accessors every optimizer implements the same way, from its `lr` and `state`
+/// fields (`$lr` and `$state` name the paths to them).
+macro_rules! accessors {
+    ($($lr:ident).+, $($state:ident).+) => {
+        fn learning_rate(&self) -> f64 {
+            self.$($lr).+
+        }
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.$($lr).+ = lr;
+        }
+        fn state(&self) -> &State<F> {
+            &self.$($state).+
+        }
+        fn state_mut(&mut self) -> &mut State<F> {
+            &mut self.$($state).+
+        }
+    };
+}
+pub(crate) use accessors;
+
 /// The state buffers of `p` (created as zeros on first use) with its value and gradient, as
 /// slices; panics if the gradient's size differs from the parameter's.
 fn slices<'a, F: Float, const K: usize>(

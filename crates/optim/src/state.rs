@@ -70,15 +70,7 @@ impl<F: Float> State<F> {
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (name, bufs) in &self.slots {
             for (i, t) in bufs.iter().enumerate() {
-                let mut bytes = Vec::with_capacity(t.numel() * std::mem::size_of::<F>());
-                for &v in t.data() {
-                    if F::NAME == "f32" {
-                        bytes.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
-                    } else {
-                        bytes.extend_from_slice(&v.to_f64().to_le_bytes());
-                    }
-                }
-                owned.push((format!("{name}/{i}"), t.shape().to_vec(), bytes));
+                owned.push((format!("{name}/{i}"), t.shape().to_vec(), t.to_le_bytes()));
             }
         }
         let views: Vec<(String, TensorView<'_>)> = owned
@@ -126,16 +118,8 @@ impl<F: Float> State<F> {
                     F::NAME
                 )));
             }
-            let w = std::mem::size_of::<F>();
-            let d = view.data();
-            let t = Tensor::from_fn(view.shape(), |i| {
-                let s = &d[i * w..(i + 1) * w];
-                if w == 4 {
-                    F::from_f64(f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64)
-                } else {
-                    F::from_f64(f64::from_le_bytes(s.try_into().expect("8 bytes")))
-                }
-            });
+            let t = Tensor::from_le_bytes(view.data(), view.shape())
+                .ok_or_else(|| bad(format!("tensor '{name}' has the wrong byte count")))?;
             slots.entry(param.to_string()).or_default().push((idx, t));
         }
         let slots = slots
