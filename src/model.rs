@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use borel_autograd::{Float, Tape, Tensor};
 use borel_nn::{Ctx, Layout, Loss, Module, ParamStore, Reduction, WeightsError};
+use borel_optim::schedule::{ReduceOnPlateau, Schedule};
 use borel_optim::{Optimizer, Param};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -86,6 +87,12 @@ pub struct FitOptions<F: Float> {
     pub verbose: u8,
     /// Called at the end of every epoch.
     pub callbacks: Vec<Box<dyn Callback<F>>>,
+    /// A learning-rate schedule, applied at the start of each epoch to the rate the
+    /// optimizer had when `fit` began (epoch index from 0).
+    pub schedule: Option<Box<dyn Schedule>>,
+    /// Reduce the rate when the validation loss (or, without validation data, the training
+    /// loss) stops improving; applied at the end of each epoch, after `schedule`.
+    pub reduce_on_plateau: Option<ReduceOnPlateau>,
 }
 
 impl<F: Float> Default for FitOptions<F> {
@@ -99,6 +106,8 @@ impl<F: Float> Default for FitOptions<F> {
             validation_data: None,
             verbose: 0,
             callbacks: Vec::new(),
+            schedule: None,
+            reduce_on_plateau: None,
         }
     }
 }
@@ -323,7 +332,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             );
             b
         });
+        let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
         for epoch in 1..=opts.epochs {
+            if let (Some(s), Some(opt)) = (&opts.schedule, self.optimizer.as_mut()) {
+                opt.set_learning_rate(s.lr(epoch - 1, base_lr));
+            }
             let started = Instant::now();
             if opts.shuffle {
                 order.shuffle(&mut rng);
@@ -390,6 +403,10 @@ impl<F: Float, M: Module<F>> Model<F, M> {
                 );
             }
             history.epochs.push(log.clone());
+            if let (Some(r), Some(opt)) = (opts.reduce_on_plateau.as_mut(), self.optimizer.as_mut()) {
+                let lr = r.observe(val_loss.unwrap_or(log.loss), opt.learning_rate());
+                opt.set_learning_rate(lr);
+            }
             let mut stop = false;
             for c in opts.callbacks.iter_mut() {
                 if c.on_epoch_end(&log, &mut self.store)? == Control::Stop {

@@ -230,3 +230,32 @@ fn least_squares_bound_and_standardization_match_the_seed_setup() {
     let pf = borel::data::Standardizer::fit(&x).transform(&x);
     assert!((borel::data::least_squares_sse(&pf, &y) - ols).abs() < 1e-6 * ols);
 }
+
+#[test]
+fn schedules_drive_the_learning_rate_during_fit() {
+    use borel::optim::schedule::{ReduceOnPlateau, StepLr};
+    let (x, y) = data(16);
+    let mut m = small_model(6);
+    m.compile(Loss::Mse, Sgd::new(0.1));
+    let opts = FitOptions {
+        schedule: Some(Box::new(StepLr {
+            step_size: 2,
+            gamma: 0.5,
+        })),
+        ..FitOptions::new(5, 8)
+    };
+    m.fit(&x, &y, opts).unwrap();
+    // epochs 0..4 ran at 0.1, 0.1, 0.05, 0.05, 0.025
+    assert!((m.optimizer().unwrap().learning_rate() - 0.025).abs() < 1e-12);
+
+    let mut m = small_model(6);
+    m.compile(Loss::Mse, Sgd::new(1e-9));
+    let mut plateau = ReduceOnPlateau::new(0.5, 1);
+    plateau.min_delta = 1.0; // nothing counts as improvement after the first epoch
+    let opts = FitOptions {
+        reduce_on_plateau: Some(plateau),
+        ..FitOptions::new(4, 8)
+    };
+    m.fit(&x, &y, opts).unwrap();
+    assert!((m.optimizer().unwrap().learning_rate() - 1e-9 / 8.0).abs() < 1e-20);
+}
