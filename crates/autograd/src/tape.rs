@@ -166,8 +166,16 @@ impl<F: Float> Tape<F> {
     pub(crate) fn apply(&self, op: Op<F>, inputs: &[u32]) -> u32 {
         let (value, requires_grad) = {
             let nodes = self.nodes.borrow();
-            let values: SmallVec<[&Tensor<F>; 3]> = inputs.iter().map(|&i| &nodes[i as usize].value).collect();
-            let value = op.forward(&values);
+            let value = if inputs.len() <= 3 {
+                let mut values: [&Tensor<F>; 3] = [&nodes[0].value; 3];
+                for (k, &i) in inputs.iter().enumerate() {
+                    values[k] = &nodes[i as usize].value;
+                }
+                op.forward(&values[..inputs.len()])
+            } else {
+                let values: SmallVec<[&Tensor<F>; 3]> = inputs.iter().map(|&i| &nodes[i as usize].value).collect();
+                op.forward(&values)
+            };
             let rg = self.recording.get() && inputs.iter().any(|&i| nodes[i as usize].requires_grad);
             (value, rg)
         };
@@ -468,6 +476,18 @@ impl<F: Float> Engine<F> for Eager {
         // Eager rules never touch the tape, so the node is read in place, without copies.
         let nodes = tape.nodes.borrow();
         let node = &nodes[i];
+        let n = node.inputs.len();
+        if n <= 3 {
+            // The common case, on fixed arrays: collecting into a SmallVec cost more than
+            // the arithmetic of a scalar op.
+            let mut ins: [&Tensor<F>; 3] = [&node.value; 3];
+            let mut needs = [false; 3];
+            for (k, &j) in node.inputs.iter().enumerate() {
+                ins[k] = &nodes[j as usize].value;
+                needs[k] = nodes[j as usize].requires_grad;
+            }
+            return f(&node.op, &node.inputs, &ins[..n], &node.value, &needs[..n]);
+        }
         let ins: SmallVec<[&Tensor<F>; 3]> = node.inputs.iter().map(|&j| &nodes[j as usize].value).collect();
         let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
         f(&node.op, &node.inputs, &ins, &node.value, &needs)
