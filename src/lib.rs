@@ -46,3 +46,8 @@ pub mod prelude {
     pub use borel_nn::{Activation, Builder, Ctx, Dense, Dropout, Init, Loss, Module, ParamStore, Sequential};
     pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, Param, RmsProp, Sgd};
 }
+
+/// The README's code, compiled and run as a doc test so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
