@@ -207,6 +207,17 @@ fn check_data<F: Float>(x: &Tensor<F>, y: &Tensor<F>) -> Result<(), FitError> {
 }
 
 impl<F: Float, M: Module<F>> Model<F, M> {
+    /// Refuses inputs whose width differs from what the module takes.
+    fn check_width(&self, x: &Tensor<F>) -> Result<(), FitError> {
+        match self.module.input_features() {
+            Some(expected) if x.rank() != 2 || x.shape()[1] != expected => Err(FitError::BadShape {
+                shape: x.shape().to_vec(),
+                expected,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Wraps a module and the store holding its parameters.
     pub fn new(module: M, store: ParamStore<F>) -> Self {
         Model {
@@ -256,6 +267,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// The model's output on `x` in inference mode (dropout off), in batches of 1024.
     pub fn predict(&self, x: &Tensor<F>) -> Result<Tensor<F>, FitError> {
         check_data(x, x)?;
+        self.check_width(x)?;
         let n = x.shape()[0];
         let mut out: Vec<F> = Vec::new();
         let mut tape = Tape::new();
@@ -301,9 +313,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             )));
         }
         check_data(x, y)?;
+        self.check_width(x)?;
         let (train, val) = match opts.validation_data.take() {
             Some((vx, vy)) => {
                 check_data(&vx, &vy)?;
+                self.check_width(&vx)?;
                 ((x.clone(), y.clone()), Some((vx, vy)))
             }
             None if opts.validation_split > 0.0 => {

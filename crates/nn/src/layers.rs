@@ -10,6 +10,12 @@ use crate::param::{Builder, Ctx, ParamId};
 pub trait Module<F: Float> {
     /// The forward pass on the context's tape.
     fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F>;
+
+    /// Features per sample the module takes, when it knows (so that data of the wrong width
+    /// can be refused with an error before the forward pass would panic).
+    fn input_features(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What `summary()` shows of a layer.

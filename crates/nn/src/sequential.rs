@@ -188,4 +188,8 @@ impl<F: Float> Module<F> for Sequential<F> {
     fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
         self.layers.iter().fold(x, |h, l| l.forward(cx, h))
     }
+
+    fn input_features(&self) -> Option<usize> {
+        Some(self.input_dim)
+    }
 }
