@@ -40,6 +40,14 @@ pub enum FitError {
         /// Features the model expects.
         expected: usize,
     },
+    /// The targets' shape differs from the model's output (it would silently broadcast).
+    #[error("y has samples of shape {target:?} but the model outputs {output:?}")]
+    TargetShape {
+        /// One sample of y.
+        target: Vec<usize>,
+        /// One sample of the output.
+        output: Vec<usize>,
+    },
     /// The data holds NaN or infinity.
     #[error("{which} holds a non-finite value at sample {row}")]
     NonFiniteData {
@@ -292,6 +300,12 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let loss = self.loss.ok_or(FitError::NotCompiled)?;
         check_data(x, y)?;
         let pred = self.predict(x)?;
+        if pred.shape() != y.shape() {
+            return Err(FitError::TargetShape {
+                target: y.shape()[1..].to_vec(),
+                output: pred.shape()[1..].to_vec(),
+            });
+        }
         let tape = Tape::new();
         Ok(loss
             .compute(tape.constant(pred), tape.constant(y.clone()), Reduction::Mean)
@@ -370,6 +384,12 @@ impl<F: Float, M: Module<F>> Model<F, M> {
                         opts.seed.wrapping_add((epoch * batches + bi) as u64),
                     );
                     let pred = self.module.forward(&cx, tape.constant(xb));
+                    if pred.shape().as_slice() != yb.shape() {
+                        return Err(FitError::TargetShape {
+                            target: yb.shape()[1..].to_vec(),
+                            output: pred.shape()[1..].to_vec(),
+                        });
+                    }
                     let l = loss_fn.compute(pred, tape.constant(yb), Reduction::Mean);
                     let value = l.item().to_f64();
                     if !value.is_finite() {

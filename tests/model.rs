@@ -61,6 +61,10 @@ fn bad_data_gives_typed_errors_not_panics() {
         Err(FitError::NotCompiled)
     ));
     assert!(matches!(m.predict(&Tensor::zeros(&[0, 2])), Err(FitError::Empty(_))));
+    let y2 = Tensor::<f32>::zeros(&[10, 2]);
+    let err = m.fit(&x, &y2, FitOptions::new(1, 4)).unwrap_err();
+    assert_eq!(err.to_string(), "y has samples of shape [2] but the model outputs [1]");
+    assert!(matches!(m.evaluate(&x, &y2), Err(FitError::TargetShape { .. })));
     let wide = Tensor::<f32>::zeros(&[10, 3]);
     let err = m.fit(&wide, &y, FitOptions::new(1, 4)).unwrap_err();
     assert_eq!(err.to_string(), "x has shape [10, 3]; the model needs [n, 2]");
