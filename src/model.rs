@@ -91,7 +91,8 @@ pub struct FitOptions<F: Float> {
     pub validation_split: f64,
     /// Explicit validation data (overrides `validation_split`).
     pub validation_data: Option<(Tensor<F>, Tensor<F>)>,
-    /// 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    /// 0 silent; 1 a progress bar per epoch, or one bar over all epochs when there are more
+    /// than [`FitOptions::ONE_BAR_ABOVE`]; 2 one line per epoch.
     pub verbose: u8,
     /// Called at the end of every epoch.
     pub callbacks: Vec<Box<dyn Callback<F>>>,
@@ -121,6 +122,9 @@ impl<F: Float> Default for FitOptions<F> {
 }
 
 impl<F: Float> FitOptions<F> {
+    /// With `verbose = 1` and more epochs than this, one bar spans the whole run.
+    pub const ONE_BAR_ABOVE: usize = 20;
+
     /// `epochs` epochs of batches of `batch_size`, other options at their defaults.
     pub fn new(epochs: usize, batch_size: usize) -> Self {
         FitOptions {
@@ -350,14 +354,23 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let mut order: Vec<usize> = (0..n).collect();
         let mut history = History::default();
         let mut tape = Tape::new();
+        // Few long epochs: a bar per epoch over its batches. Many short ones: one bar over the
+        // epochs (Keras' verbose=1 and verbose=2 feel, without a thousand bars).
+        let per_epoch = opts.epochs <= FitOptions::<F>::ONE_BAR_ABOVE;
         let bar = (opts.verbose == 1).then(|| {
-            let b = ProgressBar::new(batches as u64);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "Epoch {prefix} {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            let (len, template) = if per_epoch {
+                (
+                    batches,
+                    "Epoch {prefix} {bar:30} {pos}/{len} batches [{elapsed_precise}<{eta_precise}] {msg}",
                 )
-                .expect("valid template"),
-            );
+            } else {
+                (
+                    opts.epochs,
+                    "{bar:30} epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+                )
+            };
+            let b = ProgressBar::new(len as u64);
+            b.set_style(ProgressStyle::with_template(template).expect("valid template"));
             b
         });
         let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
@@ -369,7 +382,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             if opts.shuffle {
                 order.shuffle(&mut rng);
             }
-            if let Some(b) = &bar {
+            if let Some(b) = bar.as_ref().filter(|_| per_epoch) {
                 b.reset();
                 b.set_prefix(format!("{epoch}/{}", opts.epochs));
             }
@@ -411,7 +424,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
                     .collect();
                 opt.step(&mut params);
                 total += batch_loss * rows.len() as f64;
-                if let Some(b) = &bar {
+                if let Some(b) = bar.as_ref().filter(|_| per_epoch) {
                     b.inc(1);
                     b.set_message(format!(
                         "loss {:.4}",
@@ -435,6 +448,10 @@ impl<F: Float, M: Module<F>> Model<F, M> {
                     "Epoch {epoch}/{} - {:.3}s - loss: {:.4}{v}",
                     opts.epochs, log.seconds, log.loss
                 );
+            }
+            if let Some(b) = bar.as_ref().filter(|_| !per_epoch) {
+                b.inc(1);
+                b.set_message(format!("loss {:.4}", log.loss));
             }
             history.epochs.push(log.clone());
             if let (Some(r), Some(opt)) = (opts.reduce_on_plateau.as_mut(), self.optimizer.as_mut()) {
