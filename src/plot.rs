@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// A plot that could not be drawn or written.
@@ -31,6 +32,37 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// One labelled line: name, color, stroke width, points.
+type Line = (String, RGBColor, u32, Vec<(f64, f64)>);
+
+/// Draws each `(name, color, points)` as a labelled line on `chart`, then its legend, and
+/// writes the file: what both line charts share.
+fn named_lines<'a, X, Y>(
+    path: &Path,
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    lines: Vec<Line>,
+) -> Result<(), PlotError>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (name, color, width, points) in lines {
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(width)))
+            .map_err(|e| err(path, e))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))
+}
+
 /// `y` (red) and `y_hat` (green) against the sample index, as in the seed post.
 pub fn target_vs_prediction(path: &Path, title: &str, y: &[f64], y_hat: &[f64]) -> Result<(), PlotError> {
     let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
@@ -49,21 +81,16 @@ pub fn target_vs_prediction(path: &Path, title: &str, y: &[f64], y_hat: &[f64]) 
         .y_desc("y")
         .draw()
         .map_err(|e| err(path, e))?;
-    for (data, color, label) in [(y, RED, "y"), (y_hat, GREEN, "y_hat")] {
-        c.draw_series(LineSeries::new(
-            data.iter().enumerate().map(|(i, &v)| (i as f64, v)),
-            color.stroke_width(1),
-        ))
-        .map_err(|e| err(path, e))?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(path, e))?;
-    root.present().map_err(|e| err(path, e))
+    let by_index = |d: &[f64]| d.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect();
+    named_lines(
+        path,
+        &root,
+        c,
+        vec![
+            ("y".into(), RED, 1, by_index(y)),
+            ("y_hat".into(), GREEN, 1, by_index(y_hat)),
+        ],
+    )
 }
 
 /// Training-loss curves of several runs on one chart, log scale.
@@ -90,37 +117,57 @@ pub fn loss_curves(path: &Path, title: &str, curves: &[(&str, &[f64])]) -> Resul
         RGBColor(44, 160, 44),
         RGBColor(214, 39, 40),
     ];
-    for (k, (name, curve)) in curves.iter().enumerate() {
-        let color = palette[k % palette.len()];
-        c.draw_series(LineSeries::new(
-            curve.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v)),
-            color.stroke_width(2),
-        ))
-        .map_err(|e| err(path, e))?
-        .label(*name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(path, e))?;
-    root.present().map_err(|e| err(path, e))
+    let lines = curves
+        .iter()
+        .enumerate()
+        .map(|(k, (name, curve))| {
+            let points = curve.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v)).collect();
+            (name.to_string(), palette[k % palette.len()], 2, points)
+        })
+        .collect();
+    named_lines(path, &root, c, lines)
 }
 
-/// A heat map of `values` (row-major, `rows x cols`) over `[x0, x1] x [y0, y1]`, colored on one
-/// scale from `lo` to `hi` so several maps can be compared.
-#[allow(clippy::too_many_arguments)]
-pub fn heat_map(
-    path: &Path,
-    title: &str,
-    values: &[f64],
-    rows: usize,
-    cols: usize,
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-    (lo, hi): (f64, f64),
-) -> Result<(), PlotError> {
+/// Where a heat map's cells lie and how values map to colors, shared by maps that are to be
+/// compared.
+#[derive(Clone, Copy, Debug)]
+pub struct HeatGrid {
+    /// Cells along x2 (rows) and x1 (columns).
+    pub rows: usize,
+    /// Cells along x1.
+    pub cols: usize,
+    /// The x1 range covered.
+    pub x: (f64, f64),
+    /// The x2 range covered.
+    pub y: (f64, f64),
+    /// Values mapped to the ends of the color scale.
+    pub scale: (f64, f64),
+}
+
+impl HeatGrid {
+    /// The center of cell `k` (row-major, rows along x2).
+    pub fn center(&self, k: usize) -> (f64, f64) {
+        let (r, c) = (k / self.cols, k % self.cols);
+        let (dx, dy) = (
+            (self.x.1 - self.x.0) / self.cols as f64,
+            (self.y.1 - self.y.0) / self.rows as f64,
+        );
+        (self.x.0 + (c as f64 + 0.5) * dx, self.y.0 + (r as f64 + 0.5) * dy)
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Whether the grid has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A heat map of `values`, one per cell of `grid` (row-major).
+pub fn heat_map(path: &Path, title: &str, values: &[f64], grid: &HeatGrid) -> Result<(), PlotError> {
     let root = SVGBackend::new(path, (560, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let mut c = ChartBuilder::on(&root)
@@ -128,7 +175,7 @@ pub fn heat_map(
         .margin(12)
         .x_label_area_size(35)
         .y_label_area_size(45)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .build_cartesian_2d(grid.x.0..grid.x.1, grid.y.0..grid.y.1)
         .map_err(|e| err(path, e))?;
     c.configure_mesh()
         .disable_mesh()
@@ -136,13 +183,16 @@ pub fn heat_map(
         .y_desc("x2")
         .draw()
         .map_err(|e| err(path, e))?;
-    let (dx, dy) = ((x1 - x0) / cols as f64, (y1 - y0) / rows as f64);
-    c.draw_series((0..rows * cols).map(|k| {
-        let (r, q) = (k / cols, k % cols);
+    let (dx, dy) = (
+        (grid.x.1 - grid.x.0) / grid.cols as f64,
+        (grid.y.1 - grid.y.0) / grid.rows as f64,
+    );
+    let (lo, hi) = grid.scale;
+    c.draw_series((0..grid.len()).map(|k| {
+        let (cx, cy) = grid.center(k);
         let t = ((values[k] - lo) / (hi - lo)).clamp(0.0, 1.0);
-        let color = ViridisRGB::get_color(t);
-        let (ax, ay) = (x0 + q as f64 * dx, y0 + r as f64 * dy);
-        Rectangle::new([(ax, ay), (ax + dx, ay + dy)], color.filled())
+        let rect = [(cx - dx / 2.0, cy - dy / 2.0), (cx + dx / 2.0, cy + dy / 2.0)];
+        Rectangle::new(rect, ViridisRGB::get_color(t).filled())
     }))
     .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))

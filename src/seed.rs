@@ -12,7 +12,7 @@ use borel_optim::RmsProp;
 
 use crate::data::{GlobalStandardizer, least_squares_sse, seed_surface, seed_target};
 use crate::model::{FitError, FitOptions, Model};
-use crate::plot::{PlotError, heat_map, loss_curves, target_vs_prediction};
+use crate::plot::{HeatGrid, PlotError, heat_map, loss_curves, target_vs_prediction};
 
 /// The post's SSE for the linear model.
 pub const POST_LINEAR_SSE: f64 = 40648.0;
@@ -268,31 +268,28 @@ pub fn run(config: &SeedConfig) -> Result<SeedResults, SeedError> {
     let ols_sse = least_squares_sse(&x, &y);
     let y64: Vec<f64> = y.data().iter().map(|&v| v as f64).collect();
 
-    // The surfaces are drawn over this square of raw inputs.
-    let (grid, gx, gy) = (48usize, (-5.0, 5.0), (-2.5, 2.5));
-    let cell = |k: usize| {
-        let (r, c) = (k / grid, k % grid);
-        (
-            gx.0 + (c as f64 + 0.5) * (gx.1 - gx.0) / grid as f64,
-            gy.0 + (r as f64 + 0.5) * (gy.1 - gy.0) / grid as f64,
-        )
+    // The surfaces are drawn over this square of raw inputs, all on the target's color scale.
+    let mut grid = HeatGrid {
+        rows: 48,
+        cols: 48,
+        x: (-5.0, 5.0),
+        y: (-2.5, 2.5),
+        scale: (0.0, 1.0),
     };
-    let target: Vec<f64> = (0..grid * grid).map(|k| seed_target(cell(k).0, cell(k).1)).collect();
-    let scale = target
+    let target: Vec<f64> = (0..grid.len())
+        .map(|k| seed_target(grid.center(k).0, grid.center(k).1))
+        .collect();
+    grid.scale = target
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     heat_map(
         &config.out.join("surface_target.svg"),
         "target surface y(x1, x2)",
         &target,
-        grid,
-        grid,
-        gx,
-        gy,
-        scale,
+        &grid,
     )?;
-    let grid_x = scaler.transform(&Tensor::from_fn(&[grid * grid, 2], |i| {
-        let (a, b) = cell(i / 2);
+    let grid_x = scaler.transform(&Tensor::from_fn(&[grid.len(), 2], |i| {
+        let (a, b) = grid.center(i / 2);
         (if i % 2 == 0 { a } else { b }) as f32
     }));
 
@@ -324,15 +321,12 @@ pub fn run(config: &SeedConfig) -> Result<SeedResults, SeedError> {
             &y_hat,
         )?;
         let learned: Vec<f64> = model.predict(&grid_x)?.data().iter().map(|&v| v as f64).collect();
+        let surface_title = format!("{name} model: learned surface");
         heat_map(
             &config.out.join(format!("surface_{name}.svg")),
-            &format!("{name} model: learned surface"),
+            &surface_title,
             &learned,
-            grid,
-            grid,
-            gx,
-            gy,
-            scale,
+            &grid,
         )?;
         runs.push(SeedRun {
             model: m,
