@@ -137,19 +137,45 @@ impl fmt::Debug for Shape {
     }
 }
 
-/// Number of elements of a shape (1 for a scalar).
+/// Number of elements of a shape (1 for a scalar); panics when the count overflows `usize`.
+///
+/// ```
+/// use borel_autograd::shape::{checked_numel, numel};
+/// assert_eq!(numel(&[2, 3]), 6);
+/// assert_eq!(checked_numel(&[1 << 32, 1 << 32]), None);
+/// ```
 #[inline]
+#[track_caller]
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    numel_for("numel", shape)
 }
 
-/// Row-major (C order) strides of a contiguous tensor of this shape.
+/// Number of elements of a shape, or `None` when it overflows `usize`.
+#[inline]
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Number of elements of a shape made by `op`; panics naming the op and the shape when the
+/// count overflows `usize`. Every buffer size in the crate comes from here or from
+/// [`numel`], so no element count can wrap around and reach a kernel.
+#[inline]
+#[track_caller]
+pub(crate) fn numel_for(op: &str, shape: &[usize]) -> usize {
+    match checked_numel(shape) {
+        Some(n) => n,
+        None => panic!("{op}: shape {shape:?} has more elements than usize can count"),
+    }
+}
+
+/// Row-major (C order) strides of a contiguous tensor of this shape. A stride that would
+/// overflow saturates: that only happens when a later dim is 0, and then no element is read.
 pub(crate) fn strides(shape: &[usize]) -> Shape {
     let mut s = Shape::zeros(shape.len());
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for i in (0..shape.len()).rev() {
         s[i] = acc;
-        acc *= shape[i];
+        acc = acc.saturating_mul(shape[i]);
     }
     s
 }

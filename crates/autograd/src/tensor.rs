@@ -7,7 +7,7 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::float::Float;
-use crate::shape::{Shape, numel};
+use crate::shape::{Shape, numel_for};
 
 /// A contiguous row-major array of `F` with a shape.
 ///
@@ -32,22 +32,31 @@ impl<F: Float> Tensor<F> {
     #[track_caller]
     pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Self {
         assert!(
-            data.len() == numel(shape),
+            data.len() == numel_for("Tensor::from_vec", shape),
             "Tensor::from_vec: {} values do not fill shape {shape:?}",
             data.len()
         );
         Self::from_parts(data.into(), shape.into())
     }
 
-    /// A tensor from row-major data and a shape that the caller has checked.
+    /// A tensor from row-major data and a shape that the caller has computed. Checked in
+    /// release builds too: kernels index storage by the shape (the GEMM without bounds
+    /// checks), so a tensor whose storage is shorter than its shape must never exist.
+    #[track_caller]
     pub(crate) fn from_parts(data: Arc<[F]>, shape: Shape) -> Self {
-        debug_assert_eq!(data.len(), numel(&shape));
+        assert!(
+            crate::shape::checked_numel(&shape) == Some(data.len()),
+            "tensor: {} values for shape {:?}",
+            data.len(),
+            shape
+        );
         Tensor { data, shape }
     }
 
     /// Builds a tensor by evaluating `f` at each flat (row-major) index.
+    #[track_caller]
     pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> F) -> Self {
-        Self::from_parts((0..numel(shape)).map(f).collect(), shape.into())
+        Self::from_parts((0..numel_for("Tensor::from_fn", shape)).map(f).collect(), shape.into())
     }
 
     /// A rank-0 tensor holding one value.
@@ -56,16 +65,20 @@ impl<F: Float> Tensor<F> {
     }
 
     /// A tensor with every element equal to `v`.
+    #[track_caller]
     pub fn full(shape: &[usize], v: F) -> Self {
-        Self::from_parts(std::iter::repeat_n(v, numel(shape)).collect(), shape.into())
+        let n = numel_for("Tensor::full", shape);
+        Self::from_parts(std::iter::repeat_n(v, n).collect(), shape.into())
     }
 
     /// A tensor of zeros.
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, F::ZERO)
     }
 
     /// A tensor of ones.
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, F::ONE)
     }
@@ -90,11 +103,13 @@ impl<F: Float> Tensor<F> {
     /// let t = Tensor::<f32>::rand_uniform(&[3, 2], -1.0, 1.0, &mut rng);
     /// assert!(t.data().iter().all(|v| (-1.0..1.0).contains(v)));
     /// ```
+    #[track_caller]
     pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Self {
         Self::from_fn(shape, |_| F::from_f64(low + (high - low) * rng.random::<f64>()))
     }
 
     /// Independent draws from the normal distribution `N(mean, std^2)`.
+    #[track_caller]
     pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Self {
         Self::from_fn(shape, |_| {
             let z: f64 = StandardNormal.sample(rng);
@@ -176,7 +191,7 @@ impl<F: Float> Tensor<F> {
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
         assert!(
-            numel(shape) == self.numel(),
+            numel_for("reshape", shape) == self.numel(),
             "reshape: cannot view shape {:?} as {shape:?}",
             self.shape
         );
@@ -238,7 +253,8 @@ impl<F: Float> Tensor<F> {
     /// ```
     pub fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
         let w = std::mem::size_of::<F>();
-        if bytes.len() != numel(shape) * w {
+        let want = crate::shape::checked_numel(shape).and_then(|n| n.checked_mul(w));
+        if want != Some(bytes.len()) {
             return None;
         }
         Some(Self::from_fn(shape, |i| {

@@ -40,9 +40,17 @@ pub(crate) struct Buf<F> {
 }
 
 impl<F: Float> Buf<F> {
-    /// Room for `n` elements, none written yet.
+    /// Room for `n` elements, none written yet; panics (never wraps) when `n` elements
+    /// cannot be addressed.
     #[inline]
+    #[track_caller]
     pub(crate) fn with_capacity(n: usize) -> Self {
+        let bytes = n
+            .checked_mul(std::mem::size_of::<F>())
+            .filter(|&b| b <= isize::MAX as usize);
+        if bytes.is_none() {
+            panic!("tensor: {n} elements of {} do not fit in the address space", F::NAME);
+        }
         let mut arc = Arc::<[F]>::new_uninit_slice(n);
         let ptr = Arc::get_mut(&mut arc)
             .expect("a new Arc is unique")
@@ -53,6 +61,7 @@ impl<F: Float> Buf<F> {
 
     /// `n` copies of `v`.
     #[inline]
+    #[track_caller]
     pub(crate) fn full(n: usize, v: F) -> Self {
         let mut b = Self::with_capacity(n);
         b.extend((0..n).map(|_| v));

@@ -5,7 +5,7 @@
 use crate::float::Float;
 use crate::ops::kernels::Buf;
 use crate::ops::{EngineExt, Op};
-use crate::shape::{Shape, broadcast_or_panic, numel};
+use crate::shape::{Shape, broadcast_or_panic, numel_for};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
@@ -36,15 +36,18 @@ pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool
     }
     let k = ka;
     let batch = broadcast_or_panic("matmul (batch dims)", &sa[..ra - 2], &sb[..rb - 2]);
-    let nb = numel(&batch);
+    let nb = numel_for("matmul", &batch);
     let mut out_shape: Shape = batch;
     out_shape.extend_from_slice(&[m, n]);
+    // The output's element count is checked (two empty operands can ask for an output of
+    // more than usize::MAX elements); every product below is then bounded by it.
+    let total = numel_for("matmul", &out_shape);
     // GEMM with beta = 0 writes every element without reading it, so the output starts
     // unwritten; with k = 0 the product is all zeros.
     let mut out = if k == 0 {
-        Buf::full(nb * m * n, F::ZERO)
+        Buf::full(total, F::ZERO)
     } else {
-        Buf::with_capacity(nb * m * n)
+        Buf::with_capacity(total)
     };
     // Row and column strides of op(a) (m x k) and op(b) (k x n) inside one matrix.
     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
@@ -56,8 +59,14 @@ pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool
         let pa = off_of(&sa[..ra - 2], &idx, mat_a);
         let pb = off_of(&sb[..rb - 2], &idx, mat_b);
         if m > 0 && n > 0 && k > 0 {
-            // SAFETY: pa/pb index whole matrices inside `a`/`b` (offsets are below the batch
-            // size times the matrix size), and `out` holds nb * m * n elements.
+            // Cheap next to the product, and it keeps the unsafe call below locally sound
+            // whatever shapes reach it.
+            assert!(
+                pa + mat_a <= da.len() && pb + mat_b <= db.len() && (bi + 1) * m * n <= total,
+                "matmul: operand storage does not cover shapes {sa:?} and {sb:?}"
+            );
+            // SAFETY: the assert above puts whole matrices of `a`, `b` and `out` in bounds,
+            // and the strides describe m x k, k x n and m x n matrices inside them.
             unsafe {
                 F::gemm(
                     m,
@@ -87,7 +96,7 @@ pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool
     }
     if k > 0 {
         // SAFETY: the GEMM calls above wrote all nb * m * n elements.
-        unsafe { out.set_len(nb * m * n) };
+        unsafe { out.set_len(total) };
     }
     Tensor::from_parts(out.freeze(), out_shape)
 }

@@ -50,14 +50,14 @@ pub(crate) fn slice_forward<F: Float>(x: &Tensor<F>, axis: usize, start: usize, 
 pub(crate) fn pad_forward<F: Float>(x: &Tensor<F>, axis: usize, before: usize, after: usize) -> Tensor<F> {
     let (outer, n, inner) = around(x.shape(), axis);
     let m = before + n + after;
+    let mut shape: Shape = x.dims();
+    shape[axis] = m;
     let d = x.data();
-    let mut out = Buf::full(outer * m * inner, F::ZERO);
+    let mut out = Buf::full(crate::shape::numel_for("pad", &shape), F::ZERO);
     for o in 0..outer {
         out[(o * m + before) * inner..(o * m + before + n) * inner]
             .copy_from_slice(&d[o * n * inner..(o + 1) * n * inner]);
     }
-    let mut shape: Shape = x.dims();
-    shape[axis] = m;
     Tensor::from_parts(out.freeze(), shape)
 }
 
@@ -237,7 +237,14 @@ impl<'t, F: Float> Var<'t, F> {
     /// Zeros added before and after the elements along `axis`.
     #[track_caller]
     pub fn pad(self, axis: isize, before: usize, after: usize) -> Var<'t, F> {
-        let axis = norm_axis("pad", axis, self.shape().len());
+        let s = self.shape();
+        let axis = norm_axis("pad", axis, s.len());
+        if s[axis].checked_add(before).and_then(|m| m.checked_add(after)).is_none() {
+            panic!(
+                "pad: {before} + {after} zeros overflow dim {axis} of shape {:?}",
+                s.as_slice()
+            );
+        }
         self.unary(Op::Pad { axis, before, after })
     }
 
