@@ -35,6 +35,7 @@ mod ops;
 pub mod shape;
 mod tape;
 mod tensor;
+pub mod tensor_math;
 
 pub use float::Float;
 pub use gradcheck::{
