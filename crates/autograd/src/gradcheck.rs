@@ -1,6 +1,6 @@
 //! Gradient verification: the tape's derivatives against central finite differences in
-//! `f64`, first order ([`gradcheck`]) and second order ([`gradgradcheck`]), plus Jacobian,
-//! Hessian and Jacobian-vector helpers.
+//! `f64`, first order ([`gradcheck`]) and second order ([`gradgradcheck`]). The transforms
+//! that compute derivatives (`grad`, `jacobian`, `hessian`, ...) are in [`crate::functional`].
 
 use std::fmt;
 
@@ -352,103 +352,4 @@ where
 /// ```
 pub fn expr<Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>>(f: Fun) -> Fun {
     f
-}
-
-/// The Jacobian of `f` at `x`, of shape `f(x).shape ++ x.shape`.
-///
-/// ```
-/// use borel_autograd::{Tensor, jacobian};
-/// let j = jacobian(|x| x * 3.0, &Tensor::<f64>::ones(&[2]));
-/// assert_eq!(j.data(), &[3.0, 0.0, 0.0, 3.0]);
-/// ```
-pub fn jacobian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
-where
-    F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
-{
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(xv);
-    rows_of(&tape, y, xv, x.shape())
-}
-
-/// Stacks the gradients of every element of `y` with respect to `x`.
-fn rows_of<'t, F: Float>(tape: &'t Tape<F>, y: Var<'t, F>, x: Var<'t, F>, x_shape: &[usize]) -> Tensor<F> {
-    let y_shape = y.shape();
-    let m = numel(&y_shape);
-    let mut data = Vec::with_capacity(m * numel(x_shape));
-    for j in 0..m {
-        let seed = Tensor::from_fn(&y_shape, |i| if i == j { F::ONE } else { F::ZERO });
-        data.extend_from_slice(tape.grad_with(y, seed, &[x], false)[0].value().data());
-    }
-    let mut shape: Shape = y_shape;
-    shape.extend_from_slice(x_shape);
-    Tensor::from_vec(data, &shape)
-}
-
-/// The Hessian of a scalar `f` at `x`, of shape `x.shape ++ x.shape`.
-///
-/// ```
-/// use borel_autograd::{Tensor, hessian};
-/// // Hessian of sum(x^3) is diag(6x)
-/// let h = hessian(|x| x.powf(3.0).sum(), &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
-/// assert_eq!(h.data(), &[6.0, 0.0, 0.0, 12.0]);
-/// ```
-pub fn hessian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
-where
-    F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
-{
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let g = tape.grad(f(xv), &[xv], true)[0];
-    rows_of(&tape, g, xv, x.shape())
-}
-
-/// Hessian-vector product `H v` of a scalar `f` at `x`, without forming `H`.
-pub fn hvp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> Tensor<F>
-where
-    F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
-{
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let g = tape.grad(f(xv), &[xv], true)[0];
-    let gv = (g * tape.constant(v.clone())).sum();
-    tape.grad(gv, &[xv], false)[0].value()
-}
-
-/// Vector-Jacobian product: `(f(x), v^T J)`.
-pub fn vjp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
-where
-    F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
-{
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(xv);
-    let g = tape.grad_with(y, v.clone(), &[xv], false)[0];
-    (y.value(), g.value())
-}
-
-/// Jacobian-vector product: `(f(x), J u)`, by the double-vjp trick: `w -> J^T w` is linear in
-/// `w`, and its vjp with `u` is `J u`.
-///
-/// ```
-/// use borel_autograd::{Tensor, jvp};
-/// let (_, d) = jvp(|x| x.sin(), &Tensor::from_vec(vec![0.0f64, 1.0], &[2]), &Tensor::ones(&[2]));
-/// assert!((d.data()[1] - 1f64.cos()).abs() < 1e-12);
-/// ```
-pub fn jvp<F, Fun>(f: Fun, x: &Tensor<F>, u: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
-where
-    F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
-{
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(xv);
-    let w = tape.var(Tensor::zeros(&y.shape()));
-    let jt_w = tape.grad((y * w).sum(), &[xv], true)[0];
-    let s = (jt_w * tape.constant(u.clone())).sum();
-    (y.value(), tape.grad(s, &[w], false)[0].value())
 }

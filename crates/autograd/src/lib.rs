@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod float;
+pub mod functional;
 pub mod gradcheck;
 pub mod io;
 mod ops;
@@ -38,9 +39,8 @@ mod tensor;
 pub mod tensor_math;
 
 pub use float::Float;
-pub use gradcheck::{
-    GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck, hessian, hvp, jacobian, jvp, vjp,
-};
+pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, value_and_grad, vjp};
+pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
 pub use ops::custom::{CustomFn, CustomOp};
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use shape::Shape;

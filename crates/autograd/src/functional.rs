@@ -1,0 +1,343 @@
+//! Function transforms in the style of `jax.grad`, `jax.hessian`, `jax.jvp` and `torch.func`:
+//! each takes a function of vars and a point, records the function on a fresh tape, and
+//! returns plain tensors.
+//!
+//! | transform | returns |
+//! |---|---|
+//! | [`grad`], [`value_and_grad`] | gradient of a scalar `f` (and its value) |
+//! | [`jacobian`] | full Jacobian, shape `f(x).shape ++ x.shape` |
+//! | [`hessian`], [`hessian_many`] | Hessian of a scalar `f`; blocks `d2f / dxi dxj` over several inputs |
+//! | [`hvp`], [`hvp_many`] | Hessian-vector product without forming the Hessian |
+//! | [`vjp`], [`jvp`] | `v^T J` and `J u` |
+//!
+//! # Passing a function
+//!
+//! The output of `f` lives on the same tape as its input, so the single-input transforms take
+//! `for<'t> Fn(Var<'t, F>) -> Var<'t, F>` and the `_many` ones take
+//! `for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>`. Three forms satisfy that:
+//!
+//! - a closure written in the call, which may capture anything;
+//! - a `fn` item;
+//! - a closure bound with `let` whose binding states the signature: `fn(Var<'_, f64>) -> Var<'_, f64>`
+//!   when it captures nothing, `&dyn Fn(Var<'_, f64>) -> Var<'_, f64>` when it does. Such a
+//!   binding is `Copy`, so one function can go to several transforms.
+//!
+//! ```
+//! use borel_autograd::{Tensor, Var, grad, hessian, hvp};
+//! let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+//!
+//! // Inline closure.
+//! assert_eq!(grad(|v| v.powf(3.0).sum(), &x).data(), &[3.0, 12.0]);
+//!
+//! // `fn` item.
+//! fn cubes(v: Var<'_, f64>) -> Var<'_, f64> {
+//!     v.powf(3.0).sum()
+//! }
+//! assert_eq!(hessian(cubes, &x).data(), &[6.0, 0.0, 0.0, 12.0]);
+//!
+//! // `let`-bound closures, with the signature on the binding.
+//! let f: fn(Var<'_, f64>) -> Var<'_, f64> = |v| v.powf(3.0).sum();
+//! let k = 2.0;
+//! let g: &dyn Fn(Var<'_, f64>) -> Var<'_, f64> = &|v| (v * k).powf(3.0).sum();
+//! assert_eq!(grad(f, &x).data(), &[3.0, 12.0]);
+//! assert_eq!(hessian(f, &x).data(), &[6.0, 0.0, 0.0, 12.0]);
+//! assert_eq!(hvp(g, &x, &Tensor::ones(&[2])).data(), &[48.0, 96.0]); // 6 k^3 x
+//! ```
+//!
+//! Without the annotation a `let`-bound closure is rejected where it is defined ("lifetime may
+//! not live long enough"): Rust infers its return type apart from its argument's lifetime
+//! unless the closure is written where a signature is expected. No signature of these
+//! functions can change that on stable Rust (closure lifetime binders,
+//! `for<'t> |v: Var<'t, f64>| -> Var<'t, f64>`, are unstable):
+//!
+//! ```compile_fail
+//! use borel_autograd::{Tensor, Var, grad};
+//! let f = |v: Var<'_, f64>| v.powf(3.0).sum();
+//! grad(f, &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+//! ```
+//!
+//! With several inputs the elided form has two lifetimes, so name the tape's:
+//!
+//! ```
+//! use borel_autograd::{Tensor, Var, hessian_many};
+//! let f: for<'t> fn(&[Var<'t, f64>]) -> Var<'t, f64> = |v| (v[0] * v[1]).sum();
+//! let h = hessian_many(f, &[Tensor::scalar(1.0), Tensor::scalar(2.0)]);
+//! assert_eq!(h[0][1].item(), 1.0);
+//! ```
+
+use std::slice::from_ref;
+
+use crate::float::Float;
+use crate::shape::{Shape, numel};
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+
+#[track_caller]
+fn check_scalar<F: Float>(op: &str, y: &Var<'_, F>) {
+    let shape = y.shape();
+    if numel(&shape) != 1 {
+        panic!(
+            "{op}: f must return a scalar, but its output has shape {:?}",
+            shape.as_slice()
+        );
+    }
+}
+
+/// `vs` pairs one tensor of the same shape with each input.
+#[track_caller]
+fn check_pairs<F: Float>(op: &str, what: &str, xs: &[Tensor<F>], vs: &[Tensor<F>]) {
+    if xs.len() != vs.len() {
+        panic!("{op}: {} inputs but {} {what}s", xs.len(), vs.len());
+    }
+    for (k, (x, v)) in xs.iter().zip(vs).enumerate() {
+        if x.shape() != v.shape() {
+            panic!(
+                "{op}: {what} {k} has shape {:?} but input {k} has shape {:?}",
+                v.shape(),
+                x.shape()
+            );
+        }
+    }
+}
+
+/// The gradient of a scalar `f` at `x`, like `jax.grad(f)(x)`.
+///
+/// Panics when `f(x)` has more than one element.
+///
+/// ```
+/// use borel_autograd::{Tensor, grad};
+/// // d/dx sum(sin x) = cos x
+/// let g = grad(|x| x.sin().sum(), &Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+/// assert_eq!(g.data(), &[1.0, 1f64.cos()]);
+/// ```
+#[track_caller]
+pub fn grad<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    scalar_and_grad("grad", f, x).1
+}
+
+/// The value and the gradient of a scalar `f` at `x` from one forward and one backward pass,
+/// like `jax.value_and_grad(f)(x)`.
+///
+/// Panics when `f(x)` has more than one element.
+///
+/// ```
+/// use borel_autograd::{Tensor, value_and_grad};
+/// let (y, g) = value_and_grad(|x| (x * x).sum(), &Tensor::from_vec(vec![1.0f64, -3.0], &[2]));
+/// assert_eq!(y, 10.0);
+/// assert_eq!(g.data(), &[2.0, -6.0]);
+/// ```
+#[track_caller]
+pub fn value_and_grad<F, Fun>(f: Fun, x: &Tensor<F>) -> (F, Tensor<F>)
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    scalar_and_grad("value_and_grad", f, x)
+}
+
+#[track_caller]
+fn scalar_and_grad<F, Fun>(op: &str, f: Fun, x: &Tensor<F>) -> (F, Tensor<F>)
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(xv);
+    check_scalar(op, &y);
+    (y.item(), tape.grad(y, &[xv], false)[0].value())
+}
+
+/// The Jacobian of `f` at `x`, of shape `f(x).shape ++ x.shape`.
+///
+/// ```
+/// use borel_autograd::{Tensor, jacobian};
+/// let j = jacobian(|x| x * 3.0, &Tensor::<f64>::ones(&[2]));
+/// assert_eq!(j.data(), &[3.0, 0.0, 0.0, 3.0]);
+/// ```
+pub fn jacobian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(xv);
+    rows_of(&tape, y, &[xv]).remove(0)
+}
+
+/// One backward pass per element of `y`; block `k` stacks the gradients with respect to
+/// `wrt[k]`, of shape `y.shape ++ wrt[k].shape`.
+fn rows_of<'t, F: Float>(tape: &'t Tape<F>, y: Var<'t, F>, wrt: &[Var<'t, F>]) -> Vec<Tensor<F>> {
+    let y_shape = y.shape();
+    let m = numel(&y_shape);
+    let mut data: Vec<Vec<F>> = wrt.iter().map(|w| Vec::with_capacity(m * numel(&w.shape()))).collect();
+    for j in 0..m {
+        let seed = Tensor::from_fn(&y_shape, |i| if i == j { F::ONE } else { F::ZERO });
+        for (d, g) in data.iter_mut().zip(tape.grad_with(y, seed, wrt, false)) {
+            d.extend_from_slice(g.value().data());
+        }
+    }
+    data.into_iter()
+        .zip(wrt)
+        .map(|(d, w)| {
+            let mut shape: Shape = y_shape;
+            shape.extend_from_slice(&w.shape());
+            Tensor::from_vec(d, &shape)
+        })
+        .collect()
+}
+
+/// The Hessian of a scalar `f` at `x`, of shape `x.shape ++ x.shape`.
+///
+/// Panics when `f(x)` has more than one element.
+///
+/// ```
+/// use borel_autograd::{Tensor, hessian};
+/// // Hessian of sum(x^3) is diag(6x)
+/// let h = hessian(|x| x.powf(3.0).sum(), &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+/// assert_eq!(h.data(), &[6.0, 0.0, 0.0, 12.0]);
+/// ```
+#[track_caller]
+pub fn hessian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    hessian_many(|v| f(v[0]), from_ref(x)).remove(0).remove(0)
+}
+
+/// The Hessian of a scalar `f` of several inputs, as blocks: `h[i][j]` is `d2f / dxi dxj`, of
+/// shape `xs[i].shape ++ xs[j].shape`, and `h[j][i]` is its transpose.
+///
+/// Takes one backward pass per element of all inputs together. Panics when `f` has more than
+/// one output element.
+///
+/// ```
+/// use borel_autograd::{Tensor, hessian_many};
+/// // f = x^2 y: d2f/dx2 = 2y, d2f/dxdy = 2x, d2f/dy2 = 0
+/// let h = hessian_many(|v| v[0] * v[0] * v[1], &[Tensor::scalar(3.0f64), Tensor::scalar(5.0)]);
+/// assert_eq!([h[0][0].item(), h[0][1].item(), h[1][0].item(), h[1][1].item()], [10.0, 6.0, 6.0, 0.0]);
+/// ```
+#[track_caller]
+pub fn hessian_many<F, Fun>(f: Fun, xs: &[Tensor<F>]) -> Vec<Vec<Tensor<F>>>
+where
+    F: Float,
+    Fun: for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>,
+{
+    let tape = Tape::new();
+    let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    check_scalar("hessian", &y);
+    // Row i of blocks is the Jacobian of df/dxi with respect to every input.
+    tape.grad(y, &vars, true)
+        .into_iter()
+        .map(|g| rows_of(&tape, g, &vars))
+        .collect()
+}
+
+/// Hessian-vector product `H v` of a scalar `f` at `x`, without forming `H`: the gradient of
+/// `sum(grad f(x) * v)`, one backward pass over the recorded first one.
+///
+/// Panics when `v`'s shape differs from `x`'s or `f(x)` has more than one element.
+///
+/// ```
+/// use borel_autograd::{Tensor, hvp};
+/// // H of sum(x^3) is diag(6x)
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let hv = hvp(|x| x.powf(3.0).sum(), &x, &Tensor::from_vec(vec![1.0, -1.0], &[2]));
+/// assert_eq!(hv.data(), &[6.0, -12.0]);
+/// ```
+#[track_caller]
+pub fn hvp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> Tensor<F>
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    hvp_many(|vars| f(vars[0]), from_ref(x), from_ref(v)).remove(0)
+}
+
+/// Hessian-vector product of a scalar `f` of several inputs: entry `i` is
+/// `sum_j (d2f / dxi dxj) vs[j]`, the `i`-th block of `H v` for the stacked inputs.
+///
+/// Panics when `vs` does not pair one tensor of the same shape with each input, or `f` has
+/// more than one output element.
+///
+/// ```
+/// use borel_autograd::{Tensor, hvp_many};
+/// // f = x^2 y: H = [[2y, 2x], [2x, 0]]
+/// let (x, y) = (Tensor::scalar(3.0f64), Tensor::scalar(5.0));
+/// let hv = hvp_many(|v| v[0] * v[0] * v[1], &[x, y], &[Tensor::scalar(1.0), Tensor::scalar(2.0)]);
+/// assert_eq!([hv[0].item(), hv[1].item()], [10.0 + 12.0, 6.0]);
+/// ```
+#[track_caller]
+pub fn hvp_many<F, Fun>(f: Fun, xs: &[Tensor<F>], vs: &[Tensor<F>]) -> Vec<Tensor<F>>
+where
+    F: Float,
+    Fun: for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>,
+{
+    check_pairs("hvp", "vector", xs, vs);
+    let tape = Tape::new();
+    let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    check_scalar("hvp", &y);
+    let gv = tape
+        .grad(y, &vars, true)
+        .into_iter()
+        .zip(vs)
+        .fold(tape.scalar(F::ZERO), |acc, (g, v)| {
+            acc + (g * tape.constant(v.clone())).sum()
+        });
+    tape.grad(gv, &vars, false).iter().map(|g| g.value()).collect()
+}
+
+/// Vector-Jacobian product: `(f(x), v^T J)`, where `v` has the shape of `f(x)`.
+///
+/// ```
+/// use borel_autograd::{Tensor, vjp};
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let (y, g) = vjp(|x| x * x, &x, &Tensor::from_vec(vec![1.0, 10.0], &[2]));
+/// assert_eq!((y.data(), g.data()), (&[1.0, 4.0][..], &[2.0, 40.0][..]));
+/// ```
+#[track_caller]
+pub fn vjp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(xv);
+    let g = tape.grad_with(y, v.clone(), &[xv], false)[0];
+    (y.value(), g.value())
+}
+
+/// Jacobian-vector product: `(f(x), J u)`, by the double-vjp trick: `w -> J^T w` is linear in
+/// `w`, and its vjp with `u` is `J u`.
+///
+/// Panics when `u`'s shape differs from `x`'s.
+///
+/// ```
+/// use borel_autograd::{Tensor, jvp};
+/// let (_, d) = jvp(|x| x.sin(), &Tensor::from_vec(vec![0.0f64, 1.0], &[2]), &Tensor::ones(&[2]));
+/// assert!((d.data()[1] - 1f64.cos()).abs() < 1e-12);
+/// ```
+#[track_caller]
+pub fn jvp<F, Fun>(f: Fun, x: &Tensor<F>, u: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
+where
+    F: Float,
+    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+{
+    check_pairs("jvp", "tangent", from_ref(x), from_ref(u));
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(xv);
+    let w = tape.var(Tensor::zeros(&y.shape()));
+    let jt_w = tape.grad((y * w).sum(), &[xv], true)[0];
+    let s = (jt_w * tape.constant(u.clone())).sum();
+    (y.value(), tape.grad(s, &[w], false)[0].value())
+}
