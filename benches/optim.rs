@@ -6,42 +6,38 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use borel::autograd::Tensor;
-use borel::optim::{Adam, Optimizer, Param, RmsProp, Sgd};
+use borel::autograd::{ParamGrads, ParamStore, Tensor};
+use borel::optim::{Adam, Optimizer, RmsProp, Sgd};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn seed_params() -> (Vec<String>, Vec<Tensor<f32>>, Vec<Tensor<f32>>) {
+/// The seed model's parameters (Dense 2-100-50-50-10-1) and a gradient for each.
+fn seed_params() -> (ParamStore<f32>, ParamGrads<f32>) {
     let sizes = [2usize, 100, 50, 50, 10, 1];
-    let mut names = vec![];
-    let mut values = vec![];
+    let mut store = ParamStore::new();
+    let mut ids = vec![];
     for (i, w) in sizes.windows(2).enumerate() {
-        names.push(format!("{i}.kernel"));
-        values.push(Tensor::from_fn(&[w[0], w[1]], |k| (k % 13) as f32 * 0.01));
-        names.push(format!("{i}.bias"));
-        values.push(Tensor::zeros(&[w[1]]));
+        let kernel = Tensor::from_fn(&[w[0], w[1]], |k| (k % 13) as f32 * 0.01);
+        ids.push(store.add(&format!("{i}.kernel"), kernel, true));
+        ids.push(store.add(&format!("{i}.bias"), Tensor::zeros(&[w[1]]), true));
     }
-    let grads = values.iter().map(|v| v.map(|x| x * 0.1 + 0.01)).collect();
-    (names, values, grads)
+    let mut grads = ParamGrads::new(&store);
+    for id in ids {
+        grads.insert(id, store.get(id).map(|x| x * 0.1 + 0.01));
+    }
+    (store, grads)
 }
 
 fn bench_step(c: &mut Criterion, label: &str, mut opt: impl Optimizer<f32>) {
-    let (names, mut values, grads) = seed_params();
+    let (mut store, grads) = seed_params();
     c.bench_function(label, |b| {
-        b.iter(|| {
-            let mut params: Vec<Param<'_, f32>> = names
-                .iter()
-                .zip(values.iter_mut())
-                .zip(&grads)
-                .map(|((n, v), g)| Param::new(n, v, g))
-                .collect();
-            opt.step(black_box(&mut params));
-        })
+        b.iter(|| opt.update(black_box(&mut store), black_box(&grads)))
     });
 }
 
 fn steps(c: &mut Criterion) {
     bench_step(c, "optim_step/sgd_momentum", Sgd::new(0.01).momentum(0.9));
     bench_step(c, "optim_step/adam", Adam::new(0.001));
+    bench_step(c, "optim_step/adam_keras", Adam::keras());
     bench_step(c, "optim_step/rmsprop_keras", RmsProp::keras());
 }
 

@@ -1,10 +1,12 @@
 //! A user's own model: a struct whose forward function mixes layers and raw ops (a skip
-//! connection and a learned scalar gate), trained with a hand-written loop of ten lines.
+//! connection and a learned scalar gate), trained with a hand-written loop: a tape, the
+//! forward code, the loss, one call for the gradients, one call for the update.
 //!
 //! cargo run --release --example custom_forward
 
 use borel::prelude::*;
-use borel_nn::{DenseLayer, ParamId};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 /// y = dense2(sigmoid(dense1(x)) + gate * (x summed into every unit)): the gate is a raw
 /// parameter, not a layer.
@@ -16,7 +18,7 @@ struct Residual {
 
 impl Residual {
     fn new(store: &mut ParamStore<f32>, seed: u64) -> Self {
-        let mut b = Builder::new(store, seed);
+        let mut b = ParamBuilder::new(store, seed);
         Residual {
             dense1: Dense::new(16).build(&mut b, "dense1", 2),
             dense2: Dense::new(1).build(&mut b, "dense2", 16),
@@ -26,39 +28,36 @@ impl Residual {
 }
 
 impl Module<f32> for Residual {
-    fn forward<'t>(&self, cx: &Ctx<'t, '_, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
-        let h = self.dense1.forward(cx, x).sigmoid();
-        let skip = x.matmul(cx.tape().constant(Tensor::full(&[2, 16], 0.5))) * cx.param(self.gate);
-        self.dense2.forward(cx, h + skip)
+    fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+        let h = self.dense1.forward(fw, x).sigmoid();
+        let skip = x.sum_axes(&[-1], true) * fw.param(self.gate);
+        self.dense2.forward(fw, h + skip)
     }
 }
 
+/// 256 random points of the bowl y = x1^2 + 2 x2^2 over [-2, 2]^2.
+fn data() -> (Tensor<f32>, Tensor<f32>) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let x = Tensor::<f32>::from_fn(&[256, 2], |_| rng.random_range(-2.0..2.0));
+    let weights = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+    let y = (&x.square() * &weights).sum_axes(&[-1], true);
+    (x, y)
+}
+
 fn train(steps: usize) -> (f64, f64) {
-    let (x, y) = borel::data::seed_surface::<f32>(256, 1, 10);
-    let x = borel::data::GlobalStandardizer::fit(&x).transform(&x);
+    let (x, y) = data();
     let mut store = ParamStore::new();
     let model = Residual::new(&mut store, 0);
     let mut opt = Adam::new(0.01);
     let mut losses = vec![];
-    // The training loop: forward, loss, backward, step.
     for _ in 0..steps {
         let tape = Tape::new();
-        let cx = Ctx::new(&tape, &store, true);
-        let loss = loss::mse(
-            model.forward(&cx, tape.constant(x.clone())),
-            tape.constant(y.clone()),
-            Reduction::Mean,
-        );
-        let grads = cx.gradients(&loss.backward());
+        let fw = Forward::train(&tape, &store);
+        let pred = model.forward(&fw, tape.constant(x.clone()));
+        let loss = Loss::Mse.of(pred, tape.constant(y.clone()));
         losses.push(loss.item() as f64);
-        let names: Vec<String> = store.names().iter().map(|s| s.to_string()).collect();
-        let mut params: Vec<Param<'_, f32>> = store
-            .iter_mut()
-            .zip(&grads)
-            .zip(&names)
-            .map(|(((_, _, v), g), n)| Param::new(n, v, g.as_ref().unwrap()))
-            .collect();
-        opt.step(&mut params);
+        let grads = fw.backward(loss);
+        opt.update(&mut store, &grads);
     }
     (losses[0], *losses.last().unwrap())
 }

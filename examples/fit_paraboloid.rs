@@ -5,11 +5,17 @@
 //! cargo run --release --example fit_paraboloid
 
 use borel::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
 
 /// The data: 400 points with x ~ N(0, 1), y ~ N(0, 1/4), and z = x^2 + y^2.
 fn data() -> (Tensor<f32>, Tensor<f32>) {
-    let (x, _) = borel::data::seed_surface::<f32>(400, 100, 200);
-    let x = x.map(|v| v / 2.0);
+    let mut rng = StdRng::seed_from_u64(100);
+    let x = Tensor::from_fn(&[400, 2], |i| {
+        let v: f32 = StandardNormal.sample(&mut rng);
+        if i % 2 == 0 { v } else { v / 2.0 }
+    });
     let z = Tensor::from_fn(&[400, 1], |i| x.data()[2 * i].powi(2) + x.data()[2 * i + 1].powi(2));
     (x, z)
 }
@@ -33,19 +39,12 @@ fn run(seed: u64, epochs: usize) -> f64 {
         )
         .add(Dense::new(1))
         .build(&mut store, seed);
-    let mut model = Model::new(net, store);
+    let mut model = Model::new(net, store).expect("the store was built with the net");
     model.compile(Loss::Mse, Sgd::new(0.05));
     model
-        .fit(
-            &x,
-            &z,
-            FitOptions {
-                seed,
-                ..FitOptions::new(epochs, 32)
-            },
-        )
+        .fit(&x, &z, FitOptions::new().epochs(epochs).batch_size(32).seed(seed))
         .expect("clean data");
-    model.evaluate(&x, &z).expect("clean data")
+    model.evaluate(&x, &z).expect("clean data").loss
 }
 
 fn main() {

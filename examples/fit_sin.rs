@@ -3,10 +3,10 @@
 //!
 //! cargo run --release --example fit_sin
 
-use borel::plot::target_vs_prediction;
+use borel::plot::{Labels, target_vs_prediction};
 use borel::prelude::*;
 
-fn train(epochs: usize) -> (Vec<f64>, Vec<f64>, f64) {
+fn train(epochs: usize) -> (Tensor<f32>, Tensor<f32>, f64) {
     let n = 64;
     let x = Tensor::<f32>::linspace(-std::f64::consts::PI, std::f64::consts::PI, n).reshape(&[n, 1]);
     let y = x.map(f32::sin);
@@ -15,22 +15,13 @@ fn train(epochs: usize) -> (Vec<f64>, Vec<f64>, f64) {
         .add(Dense::new(4).activation("sigmoid").input_dim(1))
         .add(Dense::new(1))
         .build(&mut store, 7);
-    let mut model = Model::new(net, store);
+    let mut model = Model::new(net, store).expect("the store was built with the net");
     model.compile(Loss::Mse, Sgd::new(0.5));
     let history = model
-        .fit(
-            &x,
-            &y,
-            FitOptions {
-                shuffle: true,
-                seed: 1,
-                ..FitOptions::new(epochs, 8)
-            },
-        )
+        .fit(&x, &y, FitOptions::new().epochs(epochs).batch_size(8).seed(1))
         .expect("clean data");
     let y_hat = model.predict(&x).expect("clean data");
-    let to64 = |t: &Tensor<f32>| t.data().iter().map(|&v| v as f64).collect::<Vec<_>>();
-    (to64(&y), to64(&y_hat), *history.loss().last().unwrap())
+    (y, y_hat, *history.loss().last().unwrap())
 }
 
 fn main() {
@@ -38,7 +29,12 @@ fn main() {
     println!("1-4-1 sigmoid network on sin(x), 2000 epochs of SGD (lr 0.5, batch 8): final mse {mse:.5}");
     let path = std::path::Path::new("target/fit_sin.svg");
     std::fs::create_dir_all("target").expect("target/ is writable");
-    target_vs_prediction(path, "sin(x) (red) and the 1-4-1 network (green)", &y, &y_hat).expect("plot");
+    let labels = Labels::new(
+        "sin(x) (red) and the 1-4-1 network (green)",
+        "sample (x from -pi to pi)",
+        "y",
+    );
+    target_vs_prediction(path, y.data(), y_hat.data(), labels).expect("plot");
     println!("Wrote {}", path.display());
 }
 

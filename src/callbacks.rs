@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use borel_autograd::{Float, Tensor};
-use borel_nn::{Layout, ParamStore};
+use borel_nn::{Layout, ParamStore, WeightFile};
 
 use crate::model::{EpochLog, FitError};
 

@@ -1,39 +1,15 @@
-//! Datasets: the seed experiment's surface, standardization, train/validation split, CSV.
+//! Data: standardization, train/validation split, shuffled mini-batches ([`DataLoader`]), CSV.
 
 use std::path::{Path, PathBuf};
 
 use borel_autograd::{Float, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand_distr::{Distribution, StandardNormal};
-
-/// The seed post's target: `y = x1^2 + 2 x2^2 - 0.2 cos(3 pi x1) - 0.4 cos(4 pi x2)`.
-pub fn seed_target(x1: f64, x2: f64) -> f64 {
-    use std::f64::consts::PI;
-    x1 * x1 + 2.0 * x2 * x2 - 0.2 * (3.0 * PI * x1).cos() - 0.4 * (4.0 * PI * x2).cos()
-}
-
-/// The seed surface: `n` samples with `x1 = 2 N(0, 1)` (generator seeded with `seed_x1`) and
-/// `x2 = N(0, 1)` (seeded with `seed_x2`), raw (not standardized), and the target `y`.
-/// Returns `x` of shape `[n, 2]` and `y` of shape `[n, 1]`.
-///
-/// ```
-/// let (x, y) = borel::data::seed_surface::<f64>(1000, 1, 10);
-/// assert_eq!((x.shape(), y.shape()), (&[1000, 2][..], &[1000, 1][..]));
-/// ```
-pub fn seed_surface<F: Float>(n: usize, seed_x1: u64, seed_x2: u64) -> (Tensor<F>, Tensor<F>) {
-    let (mut r1, mut r2) = (StdRng::seed_from_u64(seed_x1), StdRng::seed_from_u64(seed_x2));
-    let x1: Vec<f64> = (0..n)
-        .map(|_| 2.0 * Distribution::<f64>::sample(&StandardNormal, &mut r1))
-        .collect();
-    let x2: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut r2)).collect();
-    let x = Tensor::from_fn(&[n, 2], |i| F::from_f64(if i % 2 == 0 { x1[i / 2] } else { x2[i / 2] }));
-    let y = Tensor::from_fn(&[n, 1], |i| F::from_f64(seed_target(x1[i], x2[i])));
-    (x, y)
-}
+use rand::seq::SliceRandom;
 
 /// Standardization with ONE mean and ONE standard deviation over every element of the
-/// matrix, as the seed post does (`(x - mean(x)) / std(x)`, population std as NumPy's).
+/// matrix (`(x - mean(x)) / std(x)`, population std as NumPy's): one scale for all
+/// features, so their relative sizes are kept.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GlobalStandardizer {
     /// The mean of all elements.
@@ -94,7 +70,7 @@ impl Standardizer {
 }
 
 /// Rows `rows` of a matrix (any rank; rows along the first dim).
-pub fn take_rows<F: Float>(x: &Tensor<F>, rows: &[usize]) -> Tensor<F> {
+pub(crate) fn take_rows<F: Float>(x: &Tensor<F>, rows: &[usize]) -> Tensor<F> {
     let w = x.numel() / x.shape()[0].max(1);
     let mut shape = x.shape().to_vec();
     shape[0] = rows.len();
@@ -116,6 +92,128 @@ pub fn split_last<F: Float>(x: &Tensor<F>, y: &Tensor<F>, fraction: f64) -> (Pai
         (take_rows(x, &val), take_rows(y, &val)),
     )
 }
+
+/// Mini-batches of the rows of `(x, y)` (samples along the first dim), as PyTorch's
+/// `DataLoader(TensorDataset(x, y), batch_size, shuffle=True)` or Keras' `fit` give them:
+/// every row exactly once per epoch, the last batch short when `batch_size` does not divide
+/// the rows, and, after [`shuffle`](Self::shuffle), a new order each epoch drawn from a seeded
+/// generator (the same seed gives the same sequence of epochs).
+///
+/// ```
+/// use borel::Tensor;
+/// use borel::data::DataLoader;
+/// let x = Tensor::<f32>::from_fn(&[10, 2], |i| i as f32);
+/// let y = Tensor::<f32>::from_fn(&[10, 1], |i| i as f32);
+/// let mut loader = DataLoader::new(&x, &y, 4).shuffle(7);
+/// assert_eq!(loader.len(), 3); // batches per epoch
+/// for _epoch in 0..2 {
+///     let mut sizes = vec![];
+///     for (xb, yb) in loader.epoch() {
+///         assert_eq!((xb.shape()[1], yb.shape()[1]), (2, 1));
+///         sizes.push(xb.shape()[0]);
+///     }
+///     assert_eq!(sizes, [4, 4, 2]);
+/// }
+/// ```
+#[derive(Debug)]
+pub struct DataLoader<'a, F: Float> {
+    x: &'a Tensor<F>,
+    y: &'a Tensor<F>,
+    batch_size: usize,
+    order: Vec<usize>,
+    rng: Option<StdRng>,
+}
+
+impl<'a, F: Float> DataLoader<'a, F> {
+    /// Batches of `batch_size` rows of `x` and `y`, in order (no shuffling).
+    ///
+    /// # Panics
+    /// When `batch_size` is zero, either tensor is a scalar, or `x` and `y` differ in rows.
+    #[track_caller]
+    pub fn new(x: &'a Tensor<F>, y: &'a Tensor<F>, batch_size: usize) -> Self {
+        assert!(batch_size > 0, "DataLoader::new: batch_size must be at least 1");
+        assert!(
+            x.rank() > 0 && y.rank() > 0 && x.shape()[0] == y.shape()[0],
+            "DataLoader::new: x of shape {:?} and y of shape {:?} need the same number of rows (first dim)",
+            x.shape(),
+            y.shape()
+        );
+        DataLoader {
+            x,
+            y,
+            batch_size,
+            order: (0..x.shape()[0]).collect(),
+            rng: None,
+        }
+    }
+
+    /// Reshuffle the rows at the start of every epoch, with a generator seeded by `seed`.
+    /// Each epoch permutes the previous epoch's order, as Keras' and PyTorch's loaders draw
+    /// each epoch from one generator, so epochs differ while the run stays reproducible.
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.rng = Some(StdRng::seed_from_u64(seed));
+        self
+    }
+
+    /// Batches per epoch (PyTorch's `len(loader)`).
+    pub fn len(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// Whether there are no rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Rows per epoch.
+    pub fn num_samples(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The next epoch's batches: reshuffles first when [`shuffle`](Self::shuffle) was set.
+    pub fn epoch(&mut self) -> Epoch<'_, 'a, F> {
+        if let Some(rng) = self.rng.as_mut() {
+            self.order.shuffle(rng);
+        }
+        Epoch { loader: self, next: 0 }
+    }
+}
+
+/// One epoch of a [`DataLoader`]: yields `(x_batch, y_batch)`.
+#[derive(Debug)]
+pub struct Epoch<'l, 'a, F: Float> {
+    loader: &'l DataLoader<'a, F>,
+    next: usize,
+}
+
+impl<F: Float> Epoch<'_, '_, F> {
+    /// The row indices of this epoch's batches, in the order they are yielded.
+    pub fn order(&self) -> &[usize] {
+        &self.loader.order
+    }
+}
+
+impl<F: Float> Iterator for Epoch<'_, '_, F> {
+    type Item = Pair<F>;
+
+    fn next(&mut self) -> Option<Pair<F>> {
+        let l = self.loader;
+        let start = self.next * l.batch_size;
+        if start >= l.order.len() {
+            return None;
+        }
+        let rows = &l.order[start..(start + l.batch_size).min(l.order.len())];
+        self.next += 1;
+        Some((take_rows(l.x, rows), take_rows(l.y, rows)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.loader.len() - self.next.min(self.loader.len());
+        (left, Some(left))
+    }
+}
+
+impl<F: Float> ExactSizeIterator for Epoch<'_, '_, F> {}
 
 /// A CSV file that could not be used, with the line and column of the problem.
 #[derive(Debug, thiserror::Error)]
@@ -229,47 +327,87 @@ pub fn load_csv<F: Float>(
     ))
 }
 
-/// The least-squares SSE of `y` on `[1, x]` (a linear model with intercept), solved in `f64`
-/// by the normal equations: the best any purely linear network can do on the same data.
-pub fn least_squares_sse<F: Float>(x: &Tensor<F>, y: &Tensor<F>) -> f64 {
-    let (n, d) = (x.shape()[0], x.shape()[1]);
-    let k = d + 1;
-    let row = |i: usize| std::iter::once(1.0).chain((0..d).map(move |j| x.data()[i * d + j].to_f64()));
-    let mut a = vec![0.0; k * k];
-    let mut b = vec![0.0; k];
-    for i in 0..n {
-        let r: Vec<f64> = row(i).collect();
-        let yi = y.data()[i].to_f64();
-        for p in 0..k {
-            b[p] += r[p] * yi;
-            for q in 0..k {
-                a[p * k + q] += r[p] * r[q];
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row `i` of x is `[i, -i]`, of y `[10 i]`: any batch can be traced back to its rows.
+    fn data(n: usize) -> (Tensor<f64>, Tensor<f64>) {
+        let x = Tensor::from_fn(&[n, 2], |k| if k % 2 == 0 { (k / 2) as f64 } else { -((k / 2) as f64) });
+        let y = Tensor::from_fn(&[n, 1], |i| 10.0 * i as f64);
+        (x, y)
+    }
+
+    /// The rows of each batch of one epoch, checked to agree between x and y.
+    fn epoch_rows(loader: &mut DataLoader<'_, f64>) -> Vec<Vec<usize>> {
+        loader
+            .epoch()
+            .map(|(xb, yb)| {
+                let rows: Vec<usize> = xb.data().iter().step_by(2).map(|&v| v as usize).collect();
+                let from_y: Vec<usize> = yb.data().iter().map(|&v| (v / 10.0) as usize).collect();
+                assert_eq!(rows, from_y, "x and y batches hold different rows");
+                assert!(xb.data().chunks(2).all(|r| r[1] == -r[0]), "a row was torn apart");
+                rows
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_row_once_per_epoch_and_the_last_batch_short() {
+        let (x, y) = data(10);
+        let mut loader = DataLoader::new(&x, &y, 4).shuffle(3);
+        assert_eq!((loader.len(), loader.num_samples()), (3, 10));
+        for _ in 0..5 {
+            let batches = epoch_rows(&mut loader);
+            assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 2]);
+            let mut all: Vec<usize> = batches.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..10).collect::<Vec<_>>());
+        }
+        assert_eq!(loader.epoch().len(), 3);
+    }
+
+    #[test]
+    fn unshuffled_batches_keep_the_row_order() {
+        let (x, y) = data(5);
+        let mut loader = DataLoader::new(&x, &y, 2);
+        for _ in 0..2 {
+            assert_eq!(epoch_rows(&mut loader), [vec![0, 1], vec![2, 3], vec![4]]);
         }
     }
-    // Gaussian elimination with partial pivoting.
-    for c in 0..k {
-        let piv = (c..k)
-            .max_by(|&i, &j| a[i * k + c].abs().total_cmp(&a[j * k + c].abs()))
-            .unwrap_or(c);
-        for q in 0..k {
-            a.swap(c * k + q, piv * k + q);
-        }
-        b.swap(c, piv);
-        for r in c + 1..k {
-            let f = a[r * k + c] / a[c * k + c];
-            for q in c..k {
-                a[r * k + q] -= f * a[c * k + q];
-            }
-            b[r] -= f * b[c];
+
+    #[test]
+    fn same_seed_same_epochs_and_epochs_differ() {
+        let (x, y) = data(64);
+        let run = |seed| {
+            let mut loader = DataLoader::new(&x, &y, 16).shuffle(seed);
+            (0..3).map(|_| epoch_rows(&mut loader).concat()).collect::<Vec<_>>()
+        };
+        let a = run(11);
+        assert_eq!(a, run(11));
+        assert_ne!(a, run(12));
+        assert!(a[0] != a[1] && a[1] != a[2], "epochs repeat their order");
+        assert_ne!(a[0], (0..64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn shuffling_matches_one_generator_permuting_the_last_order() {
+        // What `Model::fit` has always done; a loader in its place keeps results bit for bit.
+        let (x, y) = data(40);
+        let mut loader = DataLoader::new(&x, &y, 8).shuffle(5);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut order: Vec<usize> = (0..40).collect();
+        for _ in 0..3 {
+            order.shuffle(&mut rng);
+            assert_eq!(loader.epoch().order(), order.as_slice());
         }
     }
-    let mut w = vec![0.0; k];
-    for c in (0..k).rev() {
-        let s: f64 = (c + 1..k).map(|q| a[c * k + q] * w[q]).sum();
-        w[c] = (b[c] - s) / a[c * k + c];
+
+    #[test]
+    #[should_panic(expected = "DataLoader::new: x of shape [4, 2] and y of shape [3, 1]")]
+    fn rows_must_agree() {
+        let (x, _) = data(4);
+        let (_, y) = data(3);
+        let _ = DataLoader::new(&x, &y, 2);
     }
-    (0..n)
-        .map(|i| (y.data()[i].to_f64() - row(i).zip(&w).map(|(v, wi)| v * wi).sum::<f64>()).powi(2))
-        .sum()
 }

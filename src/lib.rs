@@ -2,7 +2,8 @@
 //!
 //! Deep learning in Rust on a tape-based, reverse-mode automatic differentiation core. The
 //! facade re-exports the three crates and adds a Keras-like [`Model`] (`compile`, `fit`,
-//! `evaluate`, `predict`), callbacks, datasets, plots, and the seed experiments.
+//! `evaluate`, `predict`), callbacks, data handling (standardization, mini-batches, CSV) and,
+//! with the default feature `plot`, SVG plots.
 //!
 //! ```
 //! use borel::prelude::*;
@@ -15,10 +16,10 @@
 //! // Keras-style:
 //! let mut store = ParamStore::<f32>::new();
 //! let net = Sequential::new().add(Dense::new(4).activation("relu").input_dim(2)).add(Dense::new(1)).build(&mut store, 0);
-//! let mut model = Model::new(net, store);
+//! let mut model = Model::new(net, store).unwrap();
 //! model.compile(Loss::Mse, RmsProp::keras());
 //! let (x, y) = (Tensor::ones(&[8, 2]), Tensor::zeros(&[8, 1]));
-//! let history = model.fit(&x, &y, FitOptions::new(5, 4)).unwrap();
+//! let history = model.fit(&x, &y, FitOptions::new().epochs(5).batch_size(4)).unwrap();
 //! assert_eq!(history.epochs.len(), 5);
 //! ```
 
@@ -27,24 +28,28 @@
 pub mod callbacks;
 pub mod data;
 mod model;
+#[cfg(feature = "plot")]
 pub mod plot;
-pub mod seed;
 
 pub use borel_autograd as autograd;
 pub use borel_nn as nn;
 pub use borel_optim as optim;
 
 pub use borel_autograd::{GradStore, Tape, Tensor, Var, gradcheck, gradgradcheck};
-pub use model::{EpochLog, FitError, FitOptions, History, Model};
+pub use model::{EpochLog, FitError, FitOptions, History, Metric, Model, Scores, StoreMismatch};
+pub use rand;
 
 /// The names most programs use.
 pub mod prelude {
     pub use crate::callbacks::{Checkpoint, Control, EarlyStopping, EpochEnd, Monitor};
-    pub use crate::{EpochLog, FitError, FitOptions, History, Model};
-    pub use borel_autograd::{GradcheckOptions, Tape, Tensor, Var, expr, gradcheck, gradgradcheck};
+    pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
+    pub use borel_autograd::{GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, gradcheck, gradgradcheck};
     pub use borel_nn::loss::{self, Reduction};
-    pub use borel_nn::{Activation, Builder, Ctx, Dense, Dropout, Init, Loss, Module, ParamStore, Sequential};
-    pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, Param, RmsProp, Sgd};
+    pub use borel_nn::{
+        Activation, Dense, DenseLayer, Dropout, Forward, Init, Loss, Module, ParamBuilder, ParamStore, Sequential,
+    };
+    pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use rand;
 }
 
 /// The README's code, compiled and run as a doc test so it cannot drift from the API.

@@ -33,6 +33,7 @@ pub mod functional;
 pub mod gradcheck;
 pub mod io;
 mod ops;
+mod param;
 pub mod shape;
 mod tape;
 mod tensor;
@@ -43,6 +44,7 @@ pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, 
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
 pub use ops::custom::{CustomFn, CustomOp};
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
+pub use param::{ParamGrads, ParamId, ParamStore, ParamVars};
 pub use shape::Shape;
 pub use tape::{GradStore, Tape, Var};
 pub use tensor::Tensor;

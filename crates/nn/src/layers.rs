@@ -1,33 +1,62 @@
 //! The [`Module`] trait and the layers: [`Dense`], [`Dropout`], [`ActivationLayer`].
 
-use borel_autograd::{Float, Tensor, Var};
+use borel_autograd::{Float, ParamId, ParamStore, Tape, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::init::Init;
-use crate::param::{Builder, Ctx, ParamId};
+use crate::param::{Forward, ParamBuilder};
 
-/// A piece of forward code with parameters in a [`crate::ParamStore`].
+/// A piece of forward code with parameters in a [`ParamStore`].
+///
+/// ```
+/// use borel_autograd::{ParamId, ParamStore, Tensor, Var};
+/// use borel_nn::{Dense, DenseLayer, Forward, Init, Module, ParamBuilder};
+/// // A user's own module: a dense layer plus a learned scalar gate on a skip connection.
+/// struct Gated { dense: DenseLayer, gate: ParamId }
+/// impl Module<f32> for Gated {
+///     fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+///         self.dense.forward(fw, x).tanh() + x * fw.param(self.gate)
+///     }
+/// }
+/// let mut store = ParamStore::new();
+/// let mut b = ParamBuilder::new(&mut store, 0);
+/// let m = Gated { dense: Dense::new(2).build(&mut b, "dense", 2), gate: b.param("gate", &[1], Init::Ones) };
+/// let y = m.predict(&store, &Tensor::ones(&[5, 2]));
+/// assert_eq!(y.shape(), &[5, 2]);
+/// ```
 pub trait Module<F: Float> {
-    /// The forward pass on the context's tape.
-    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F>;
+    /// The forward pass on the pass's tape.
+    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F>;
 
     /// Features per sample the module takes, when it knows (so that data of the wrong width
     /// can be refused with an error before the forward pass would panic).
     fn input_features(&self) -> Option<usize> {
         None
     }
+
+    /// The parameters the module reads, when it knows (so that a model can refuse a store
+    /// that was not built with it).
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
+
+    /// Inference on a tensor in one call: an eval-mode pass over `store`, nothing recorded.
+    #[track_caller]
+    fn predict(&self, store: &ParamStore<F>, x: &Tensor<F>) -> Tensor<F> {
+        let tape = Tape::new();
+        let fw = Forward::eval(&tape, store);
+        tape.no_grad(|| self.forward(&fw, tape.constant(x.clone())).value())
+    }
 }
 
-/// What `summary()` shows of a layer.
-pub trait Layer<F: Float>: Module<F> {
+/// A layer of a [`crate::Sequential`]: what `summary()` shows of it.
+pub trait Layer<F: Float>: Module<F> + Send + Sync {
     /// The layer's name (`dense`, `dense_1`, ...).
     fn name(&self) -> &str;
     /// The layer's type (`Dense`, `Dropout`, ...).
     fn kind(&self) -> &'static str;
     /// The number of features out, given the number in.
     fn out_features(&self, in_features: usize) -> usize;
-    /// The parameters the layer owns.
-    fn params(&self) -> Vec<ParamId>;
 }
 
 /// A layer's configuration, built into a [`Layer`] once its input size is known.
@@ -39,18 +68,18 @@ pub trait LayerSpec<F: Float> {
         None
     }
     /// Registers the parameters under `b` (already prefixed) and returns the layer.
-    fn build_layer(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>>;
+    fn build_layer(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>>;
 }
 
 /// A densely connected layer, `activation(x W + b)`, with Keras' semantics and defaults:
 /// linear activation, Glorot-uniform kernel `[in, units]`, zero bias.
 ///
 /// ```
-/// use borel_nn::{Activation, Builder, Dense, Init, ParamStore};
+/// use borel_nn::{Activation, ParamBuilder, Dense, Init, ParamStore};
 /// let mut store = ParamStore::<f32>::new();
 /// let spec = Dense::new(20).activation(Activation::Sigmoid).kernel_init(Init::HeNormal);
-/// let layer = spec.build(&mut Builder::new(&mut store, 42), "hidden", 2);
-/// assert_eq!(store.get(layer.kernel).shape(), &[2, 20]);
+/// let layer = spec.build(&mut ParamBuilder::new(&mut store, 42), "hidden", 2);
+/// assert_eq!(store.get(layer.kernel()).shape(), &[2, 20]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Dense {
@@ -106,12 +135,12 @@ impl Dense {
     }
 
     /// Builds the layer with parameters `name.kernel` and `name.bias` under `b`.
-    pub fn build<F: Float>(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+    pub fn build<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
         self.build_here(&mut b.sub(name), name, in_features)
     }
 
     /// Builds the layer with parameters `kernel` and `bias` directly under `b`'s prefix.
-    fn build_here<F: Float>(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+    fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
         let kernel = b.param("kernel", &[in_features, self.units], self.kernel_init);
         let bias = self.use_bias.then(|| b.param("bias", &[self.units], self.bias_init));
         DenseLayer {
@@ -128,23 +157,38 @@ impl Dense {
 #[derive(Clone, Debug)]
 pub struct DenseLayer {
     name: String,
-    /// The kernel `[in, units]`.
-    pub kernel: ParamId,
-    /// The bias `[units]`, if any.
-    pub bias: Option<ParamId>,
-    /// The activation.
-    pub activation: Activation,
+    kernel: ParamId,
+    bias: Option<ParamId>,
+    activation: Activation,
     units: usize,
+}
+
+impl DenseLayer {
+    /// The kernel `[in, units]`.
+    pub fn kernel(&self) -> ParamId {
+        self.kernel
+    }
+    /// The bias `[units]`, if any.
+    pub fn bias(&self) -> Option<ParamId> {
+        self.bias
+    }
+    /// The activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
 }
 
 impl<F: Float> Module<F> for DenseLayer {
     #[track_caller]
-    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
-        let mut y = x.matmul(cx.param(self.kernel));
+    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+        let mut y = x.matmul(fw.param(self.kernel));
         if let Some(b) = self.bias {
-            y = y + cx.param(b);
+            y = y + fw.param(b);
         }
         self.activation.apply(y)
+    }
+    fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.kernel).chain(self.bias).collect()
     }
 }
 
@@ -158,9 +202,6 @@ impl<F: Float> Layer<F> for DenseLayer {
     fn out_features(&self, _in_features: usize) -> usize {
         self.units
     }
-    fn params(&self) -> Vec<ParamId> {
-        std::iter::once(self.kernel).chain(self.bias).collect()
-    }
 }
 
 impl<F: Float> LayerSpec<F> for Dense {
@@ -170,7 +211,7 @@ impl<F: Float> LayerSpec<F> for Dense {
     fn input_dim(&self) -> Option<usize> {
         self.input_dim
     }
-    fn build_layer(&self, b: &mut Builder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>> {
+    fn build_layer(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>> {
         Box::new(self.build_here(b, name, in_features))
     }
 }
@@ -181,14 +222,14 @@ impl<F: Float> LayerSpec<F> for Dense {
 ///
 /// ```
 /// use borel_autograd::{Tape, Tensor};
-/// use borel_nn::{Ctx, Dropout, Module, ParamStore};
+/// use borel_nn::{Dropout, Forward, Module, ParamStore};
 /// let store = ParamStore::<f32>::new();
 /// let tape = Tape::new();
 /// let x = tape.constant(Tensor::ones(&[1000]));
-/// let train = Dropout::new(0.2).forward(&Ctx::new(&tape, &store, true), x).value();
+/// let train = Dropout::new(0.2).forward(&Forward::train(&tape, &store), x).value();
 /// let kept = train.data().iter().filter(|v| **v != 0.0).count();
 /// assert!((700..900).contains(&kept));
-/// let eval = Dropout::new(0.2).forward(&Ctx::new(&tape, &store, false), x).value();
+/// let eval = Dropout::new(0.2).forward(&Forward::eval(&tape, &store), x).value();
 /// assert_eq!(eval.data(), x.value().data());
 /// ```
 #[derive(Clone, Debug)]
@@ -210,13 +251,13 @@ impl Dropout {
 }
 
 impl<F: Float> Module<F> for Dropout {
-    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
-        if !cx.training() || self.rate == 0.0 {
+    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+        if !fw.training() || self.rate == 0.0 {
             return x;
         }
         let keep = 1.0 - self.rate;
         let scale = F::from_f64(1.0 / keep);
-        let mask = cx.with_rng(|rng| {
+        let mask = fw.with_rng(|rng| {
             Tensor::from_fn(&x.shape(), |_| {
                 if rand::RngExt::random::<f64>(rng) < keep {
                     scale
@@ -225,7 +266,7 @@ impl<F: Float> Module<F> for Dropout {
                 }
             })
         });
-        x * cx.tape().constant(mask)
+        x * fw.tape().constant(mask)
     }
 }
 
@@ -239,16 +280,13 @@ impl<F: Float> Layer<F> for Dropout {
     fn out_features(&self, in_features: usize) -> usize {
         in_features
     }
-    fn params(&self) -> Vec<ParamId> {
-        Vec::new()
-    }
 }
 
 impl<F: Float> LayerSpec<F> for Dropout {
     fn stem(&self) -> &'static str {
         "dropout"
     }
-    fn build_layer(&self, _b: &mut Builder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
+    fn build_layer(&self, _b: &mut ParamBuilder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
         Box::new(Dropout {
             rate: self.rate,
             name: name.to_string(),
@@ -274,7 +312,7 @@ impl ActivationLayer {
 }
 
 impl<F: Float> Module<F> for ActivationLayer {
-    fn forward<'t>(&self, _cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
+    fn forward<'t>(&self, _fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         self.activation.apply(x)
     }
 }
@@ -289,16 +327,13 @@ impl<F: Float> Layer<F> for ActivationLayer {
     fn out_features(&self, in_features: usize) -> usize {
         in_features
     }
-    fn params(&self) -> Vec<ParamId> {
-        Vec::new()
-    }
 }
 
 impl<F: Float> LayerSpec<F> for ActivationLayer {
     fn stem(&self) -> &'static str {
         "activation"
     }
-    fn build_layer(&self, _b: &mut Builder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
+    fn build_layer(&self, _b: &mut ParamBuilder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
         Box::new(ActivationLayer {
             activation: self.activation,
             name: name.to_string(),

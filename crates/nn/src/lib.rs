@@ -4,12 +4,13 @@
 //! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], initializers,
 //! losses, and safetensors weight files.
 //!
-//! Parameters live in a [`ParamStore`], outside the tape; a forward pass places the ones it
-//! uses on a tape through a [`Ctx`], and [`Ctx::gradients`] hands back their gradients.
+//! Parameters live in a [`ParamStore`], outside the tape; a forward pass places them on a
+//! tape through a [`Forward`], and [`Forward::backward`] hands back their gradients keyed by
+//! [`ParamId`].
 //!
 //! ```
 //! use borel_autograd::{Tape, Tensor};
-//! use borel_nn::{Ctx, Dense, Module, ParamStore, Sequential, loss};
+//! use borel_nn::{Dense, Forward, Loss, Module, ParamStore, Sequential};
 //!
 //! let mut store = ParamStore::<f32>::new();
 //! let model = Sequential::new()
@@ -20,11 +21,11 @@
 //! let y = Tensor::from_vec(vec![1.0, 0.0], &[2, 1]);
 //!
 //! let tape = Tape::new();
-//! let cx = Ctx::new(&tape, &store, true);
-//! let pred = model.forward(&cx, tape.constant(x));
-//! let l = loss::mse(pred, tape.constant(y), loss::Reduction::Mean);
-//! let grads = cx.gradients(&l.backward());
-//! assert_eq!(grads.len(), store.len());
+//! let fw = Forward::train(&tape, &store);
+//! let pred = model.forward(&fw, tape.constant(x));
+//! let l = Loss::Mse.of(pred, tape.constant(y));
+//! let grads = fw.backward(l);
+//! assert_eq!(grads.iter().count(), store.len());
 //! ```
 
 #![warn(missing_docs)]
@@ -38,9 +39,11 @@ mod sequential;
 mod weights;
 
 pub use activation::{Activation, UnknownActivation};
+pub use borel_autograd::io::FileError;
+pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
 pub use init::Init;
 pub use layers::{ActivationLayer, Dense, DenseLayer, Dropout, Layer, LayerSpec, Module};
-pub use loss::{Loss, Reduction};
-pub use param::{Builder, Ctx, ParamId, ParamStore};
+pub use loss::{LabelError, Loss, Reduction, UnknownLoss, class_labels};
+pub use param::{Forward, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
-pub use weights::{Layout, WeightsError, write_atomically};
+pub use weights::{Layout, WeightFile};

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use borel_autograd::{Float, Var};
 
 use crate::layers::{Layer, LayerSpec, Module};
-use crate::param::{Builder, Ctx, ParamStore};
+use crate::param::{Forward, ParamBuilder};
+use borel_autograd::{ParamId, ParamStore};
 
 /// A stack of layers, each fed the previous one's output. Layer `i`'s parameters are named
 /// `i.kernel`, `i.bias` (as in a PyTorch `nn.Sequential`).
@@ -160,7 +161,7 @@ impl<F: Float> SequentialBuilder<F> {
 
     /// Builds with `input_dim` features per sample.
     pub fn build_with_input(self, store: &mut ParamStore<F>, seed: u64, input_dim: usize) -> Sequential<F> {
-        let mut b = Builder::new(store, seed);
+        let mut b = ParamBuilder::new(store, seed);
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         let mut n = input_dim;
         let mut layers = Vec::with_capacity(self.specs.len());
@@ -185,11 +186,15 @@ impl<F: Float> SequentialBuilder<F> {
 }
 
 impl<F: Float> Module<F> for Sequential<F> {
-    fn forward<'t>(&self, cx: &Ctx<'t, '_, F>, x: Var<'t, F>) -> Var<'t, F> {
-        self.layers.iter().fold(x, |h, l| l.forward(cx, h))
+    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+        self.layers.iter().fold(x, |h, l| l.forward(fw, h))
     }
 
     fn input_features(&self) -> Option<usize> {
         Some(self.input_dim)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        self.layers.iter().flat_map(|l| l.params()).collect()
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use borel_autograd::Tensor;
-use borel_nn::{ActivationLayer, Dense, Layout, ParamStore, Sequential, WeightsError};
+use borel_nn::{ActivationLayer, Dense, FileError as WeightsError, Layout, ParamStore, Sequential, WeightFile};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -67,7 +67,7 @@ fn recognizable_store() -> ParamStore<f32> {
 #[test]
 fn borel_file_is_what_python_reads() {
     // make_fixtures.py checked these exact bytes with the reference safetensors package.
-    let bytes = recognizable_store().to_safetensors(Layout::PyTorch).unwrap();
+    let bytes = recognizable_store().to_safetensors(Layout::PyTorch);
     let committed = std::fs::read(fixture("borel_written.safetensors")).unwrap();
     assert!(
         bytes == committed,
@@ -151,7 +151,7 @@ fn wrong_shape_is_an_error_naming_the_tensor() {
         .add(ActivationLayer::new("tanh"))
         .add(Dense::new(1))
         .build(&mut other, 0);
-    let err = load_fails(&other.to_safetensors(Layout::PyTorch).unwrap(), Layout::PyTorch);
+    let err = load_fails(&other.to_safetensors(Layout::PyTorch), Layout::PyTorch);
     match &err {
         WeightsError::Shape {
             name, expected, found, ..
@@ -173,7 +173,7 @@ fn wrong_shape_is_an_error_naming_the_tensor() {
 #[test]
 fn missing_tensor_wrong_dtype_and_extra_tensor_are_errors() {
     // Borel names read as PyTorch names: 0.weight is missing.
-    let borel_named = recognizable_store().to_safetensors(Layout::Borel).unwrap();
+    let borel_named = recognizable_store().to_safetensors(Layout::Borel);
     let err = load_fails(&borel_named, Layout::PyTorch);
     assert!(
         matches!(&err, WeightsError::Missing { name, param, .. } if name == "0.weight" && param == "0.kernel"),
@@ -182,7 +182,7 @@ fn missing_tensor_wrong_dtype_and_extra_tensor_are_errors() {
 
     let mut wide = ParamStore::<f64>::new();
     let _ = torch_like_model_f64(&mut wide);
-    let err = load_fails(&wide.to_safetensors(Layout::PyTorch).unwrap(), Layout::PyTorch);
+    let err = load_fails(&wide.to_safetensors(Layout::PyTorch), Layout::PyTorch);
     assert!(
         matches!(&err, WeightsError::Dtype { found, expected: "f32", .. } if found == "f64"),
         "{err}"
@@ -190,7 +190,7 @@ fn missing_tensor_wrong_dtype_and_extra_tensor_are_errors() {
 
     let mut extra = recognizable_store();
     extra.add("3.kernel", Tensor::zeros(&[1, 1]), true);
-    let err = load_fails(&extra.to_safetensors(Layout::PyTorch).unwrap(), Layout::PyTorch);
+    let err = load_fails(&extra.to_safetensors(Layout::PyTorch), Layout::PyTorch);
     assert!(
         matches!(&err, WeightsError::Unexpected { name, .. } if name == "3.weight"),
         "{err}"
@@ -245,4 +245,36 @@ fn write_borel_fixture() {
     recognizable_store()
         .save(fixture("borel_written.safetensors"), Layout::PyTorch)
         .unwrap();
+}
+
+#[test]
+fn nan_weights_are_refused_naming_tensor_and_element_unless_allowed() {
+    let mut src = ParamStore::<f32>::new();
+    let _ = torch_like_model(&mut src, 3);
+    let kernel = src.find("0.kernel").unwrap();
+    src.get_mut(kernel).data_mut()[5] = f32::NAN;
+    let bytes = src.to_safetensors(Layout::Borel);
+    let err = load_fails(&bytes, Layout::Borel);
+    assert!(
+        matches!(&err, WeightsError::NonFinite { name, element, .. } if name == "0.kernel" && element == &vec![1, 2]),
+        "{err}"
+    );
+    let path = scratch("nan-allowed.safetensors");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut dst = ParamStore::<f32>::new();
+    let _ = torch_like_model(&mut dst, 5);
+    dst.load_allowing_non_finite(&path, Layout::Borel).unwrap();
+    assert!(dst.get(dst.find("0.kernel").unwrap()).data()[5].is_nan());
+}
+
+#[test]
+fn a_large_file_whose_header_does_not_match_its_size_is_refused_before_its_data_is_read() {
+    let mut src = ParamStore::<f32>::new();
+    let _ = torch_like_model(&mut src, 3);
+    let mut bytes = src.to_safetensors(Layout::Borel);
+    bytes.extend(std::iter::repeat_n(0u8, 64 << 20));
+    let err = load_fails(&bytes, Layout::Borel);
+    assert!(err.to_string().contains("the header describes"), "{err}");
+    let err = load_fails(&[0xff; 4096], Layout::Borel);
+    assert!(err.to_string().contains("header of"), "{err}");
 }

@@ -1,13 +1,34 @@
-//! Adagrad, as `torch.optim.Adagrad`.
+//! Adagrad, as `torch.optim.Adagrad` or Keras' `Adagrad`.
 
-use borel_autograd::Float;
+use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Param, State, update1};
+use crate::{Optimizer, Reference, State, each1, for_each_param_from};
 
-/// Adagrad with PyTorch's update (lr 0.01, lr_decay 0, eps 1e-10, initial accumulator 0):
+/// Adagrad: the accumulator `s` starts at `initial_accumulator_value` and sums the squared
+/// gradients.
+///
+/// [`Adagrad::new`] and [`Adagrad::pytorch`] follow `torch.optim.Adagrad` (PyTorch 2
+/// defaults: lr 0.01, lr_decay 0, eps 1e-10, initial accumulator 0; L2 weight decay):
 ///
 /// ```text
 /// clr = lr / (1 + (t - 1) lr_decay);  g = g + wd p;  s = s + g^2;  p = p - clr g / (sqrt(s) + eps)
+/// ```
+///
+/// [`Adagrad::keras`] follows Keras 3's `Adagrad` (lr 0.001, initial accumulator 0.1, eps
+/// 1e-7 inside the square root; decoupled weight decay before the update), computed in the
+/// parameters' float type:
+///
+/// ```text
+/// p = p - p wd clr;  s = s + g^2;  p = p - clr g / sqrt(s + eps)
+/// ```
+///
+/// Keras has no `lr_decay`; set on a Keras preset, it scales the learning rate as above.
+///
+/// ```
+/// use borel_optim::{Adagrad, Optimizer};
+/// let opt = Adagrad::<f32>::keras().lr(0.01).initial_accumulator_value(0.0);
+/// assert_eq!(opt.learning_rate(), 0.01);
+/// assert_eq!(Adagrad::<f32>::pytorch().learning_rate(), 0.01);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adagrad<F: Float> {
@@ -15,26 +36,53 @@ pub struct Adagrad<F: Float> {
     lr_decay: f64,
     weight_decay: f64,
     eps: f64,
+    initial_accumulator: f64,
+    reference: Reference,
     state: State<F>,
 }
 
 impl<F: Float> Adagrad<F> {
-    /// Adagrad with learning rate `lr`.
+    /// PyTorch's Adagrad with learning rate `lr` and its other defaults; panics unless `lr`
+    /// is finite and >= 0.
+    #[track_caller]
     pub fn new(lr: f64) -> Self {
         Adagrad {
-            lr,
+            lr: crate::checked_lr("Adagrad::new", lr),
             lr_decay: 0.0,
             weight_decay: 0.0,
             eps: 1e-10,
+            initial_accumulator: 0.0,
+            reference: Reference::PyTorch,
             state: State::default(),
         }
+    }
+    /// PyTorch 2's `torch.optim.Adagrad()` defaults: lr 0.01, eps 1e-10, initial accumulator 0.
+    pub fn pytorch() -> Self {
+        Self::new(0.01)
+    }
+    /// Keras 3's `keras.optimizers.Adagrad()` defaults: lr 0.001, initial accumulator 0.1,
+    /// eps 1e-7, Keras' formula.
+    pub fn keras() -> Self {
+        Adagrad {
+            eps: 1e-7,
+            initial_accumulator: 0.1,
+            reference: Reference::Keras,
+            ..Self::new(0.001)
+        }
+    }
+    /// The learning rate; panics unless it is finite and >= 0.
+    #[track_caller]
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = crate::checked_lr("Adagrad::lr", lr);
+        self
     }
     /// Learning-rate decay per step.
     pub fn lr_decay(mut self, d: f64) -> Self {
         self.lr_decay = d;
         self
     }
-    /// L2 penalty added to the gradient.
+    /// Weight decay: PyTorch's L2 penalty added to the gradient, or with [`Adagrad::keras`]
+    /// Keras' decoupled decay.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
@@ -44,20 +92,36 @@ impl<F: Float> Adagrad<F> {
         self.eps = eps;
         self
     }
+    /// The accumulator's starting value (applies to parameters not yet updated).
+    pub fn initial_accumulator_value(mut self, v: f64) -> Self {
+        self.initial_accumulator = v;
+        self
+    }
 }
 
 impl<F: Float> Optimizer<F> for Adagrad<F> {
-    fn step(&mut self, params: &mut [Param<'_, F>]) {
-        self.state.step += 1;
-        let clr = F::from_f64(self.lr / (1.0 + (self.state.step - 1) as f64 * self.lr_decay));
-        let (wd, eps) = (F::from_f64(self.weight_decay), F::from_f64(self.eps));
-        for p in params.iter_mut() {
-            update1(&mut self.state, p, |w, g, s| {
+    fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        self.state.next_step();
+        let f = F::from_f64;
+        let clr = f(self.lr / (1.0 + (self.state.step - 1) as f64 * self.lr_decay));
+        let (wd, eps, init) = (f(self.weight_decay), f(self.eps), f(self.initial_accumulator));
+        if self.reference == Reference::Keras {
+            for_each_param_from(&mut self.state, store, grads, init, |w, g, [s]| {
+                each1(w, g, s, |w, g, s| {
+                    *w -= *w * wd * clr;
+                    *s += g * g;
+                    *w -= clr * g / (*s + eps).sqrt_();
+                });
+            });
+            return;
+        }
+        for_each_param_from(&mut self.state, store, grads, init, |w, g, [s]| {
+            each1(w, g, s, |w, g, s| {
                 let g = g + wd * *w;
                 *s += g * g;
                 *w -= clr * g / (s.sqrt_() + eps);
             });
-        }
+        });
     }
-    crate::accessors!(lr, state);
+    crate::accessors!("Adagrad", lr, state);
 }

@@ -1,30 +1,36 @@
 //! Adam and AdamW, with PyTorch's update and, as an option, Keras'.
 
-use borel_autograd::Float;
+use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Param, State, update3};
-
-/// Where the formulas come from: the two references differ in where epsilon sits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    PyTorch,
-    Keras,
-}
+use crate::{Optimizer, Reference, State, each3, for_each_param};
 
 /// Adam (optionally AMSGrad).
 ///
-/// [`Adam::new`] follows `torch.optim.Adam` (lr 0.001, betas 0.9/0.999, eps 1e-8, L2 weight
-/// decay added to the gradient):
+/// [`Adam::new`] and [`Adam::pytorch`] follow `torch.optim.Adam` (PyTorch 2 defaults: lr
+/// 0.001, betas 0.9/0.999, eps 1e-8, L2 weight decay added to the gradient):
 ///
 /// ```text
 /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  (amsgrad: vmax = max(vmax, v), v := vmax)
 /// p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 /// ```
 ///
-/// [`Adam::keras`] follows Keras 3's `Adam` (eps 1e-7, outside the bias correction):
+/// [`Adam::keras`] follows Keras 3's `Adam` (lr 0.001, betas 0.9/0.999, eps 1e-7, outside
+/// the bias correction; weight decay decoupled, before the update):
 ///
 /// ```text
-/// p = p - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+/// p = p - p wd lr
+/// m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
+/// p = p - m lr sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps)
+/// ```
+///
+/// computed as Keras does in the parameters' float type (`1 - b` rounded once from `f64`,
+/// the powers `b^t` taken in `F`), so in `f32` it follows Keras to float32 rounding.
+///
+/// ```
+/// use borel_optim::{Adam, Optimizer};
+/// let keras = Adam::<f32>::keras().amsgrad(true);
+/// let torch = Adam::<f32>::pytorch().lr(0.01);
+/// assert_eq!((keras.learning_rate(), torch.learning_rate()), (0.001, 0.01));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adam<F: Float> {
@@ -33,32 +39,48 @@ pub struct Adam<F: Float> {
     beta2: f64,
     eps: f64,
     weight_decay: f64,
+    /// PyTorch's AdamW: `p (1 - lr wd)` before the update instead of an L2 term.
+    decoupled: bool,
     amsgrad: bool,
-    flavor: Flavor,
+    reference: Reference,
     state: State<F>,
 }
 
 impl<F: Float> Adam<F> {
-    /// PyTorch's Adam with learning rate `lr` and its other defaults.
+    /// PyTorch's Adam with learning rate `lr` and its other defaults; panics unless `lr` is
+    /// finite and >= 0.
+    #[track_caller]
     pub fn new(lr: f64) -> Self {
         Adam {
-            lr,
+            lr: crate::checked_lr("Adam::new", lr),
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled: false,
             amsgrad: false,
-            flavor: Flavor::PyTorch,
+            reference: Reference::PyTorch,
             state: State::default(),
         }
     }
-    /// Keras 3's Adam defaults: lr 0.001, betas 0.9/0.999, eps 1e-7, Keras' epsilon placement.
+    /// PyTorch 2's `torch.optim.Adam()` defaults: lr 0.001, betas 0.9/0.999, eps 1e-8.
+    pub fn pytorch() -> Self {
+        Self::new(0.001)
+    }
+    /// Keras 3's `keras.optimizers.Adam()` defaults: lr 0.001, betas 0.9/0.999, eps 1e-7,
+    /// Keras' formula.
     pub fn keras() -> Self {
         Adam {
             eps: 1e-7,
-            flavor: Flavor::Keras,
+            reference: Reference::Keras,
             ..Self::new(0.001)
         }
+    }
+    /// The learning rate; panics unless it is finite and >= 0.
+    #[track_caller]
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = crate::checked_lr("Adam::lr", lr);
+        self
     }
     /// The decay rates of the first and second moments.
     pub fn betas(mut self, b1: f64, b2: f64) -> Self {
@@ -71,7 +93,9 @@ impl<F: Float> Adam<F> {
         self.eps = eps;
         self
     }
-    /// L2 penalty added to the gradient (PyTorch flavor only; see [`AdamW`] for decoupled decay).
+    /// Weight decay: PyTorch's L2 penalty added to the gradient, or with [`Adam::keras`]
+    /// Keras' decoupled decay (which makes it Keras' `AdamW`). See [`AdamW`] for PyTorch's
+    /// decoupled decay.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
@@ -82,71 +106,126 @@ impl<F: Float> Adam<F> {
         self
     }
 
-    fn apply(&mut self, params: &mut [Param<'_, F>], decoupled_decay: f64) {
-        self.state.step += 1;
-        let t = self.state.step as i32;
-        let (b1, b2) = (self.beta1, self.beta2);
-        let (bc1, bc2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+    fn apply(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        self.state.next_step();
+        let t = self.state.step as f64;
         let f = F::from_f64;
-        let (fb1, fb2, eps, wd) = (f(b1), f(b2), f(self.eps), f(self.weight_decay));
-        let shrink = f(1.0 - self.lr * decoupled_decay);
+        let (fb1, fb2, eps, wd) = (f(self.beta1), f(self.beta2), f(self.eps), f(self.weight_decay));
         let amsgrad = self.amsgrad;
-        let (step, sqrt_bc2, keras_lr) = (f(self.lr / bc1), f(bc2.sqrt()), f(self.lr * bc2.sqrt() / bc1));
-        let flavor = self.flavor;
-        for p in params.iter_mut() {
-            update3(&mut self.state, p, |w, g, m, v, vmax| {
+        let second = move |v: &mut F, vmax: &mut F| {
+            if amsgrad && *v > *vmax {
+                *vmax = *v;
+            }
+            if amsgrad { *vmax } else { *v }
+        };
+        if self.reference == Reference::Keras {
+            // Keras computes in the variable's dtype: `1 - beta` rounded once from the Python
+            // float, the bias corrections from powers taken in that dtype.
+            let (one_b1, one_b2) = (f(1.0 - self.beta1), f(1.0 - self.beta2));
+            let (p1, p2) = (fb1.powf_(f(t)), fb2.powf_(f(t)));
+            let lr = f(self.lr);
+            let alpha = lr * (F::ONE - p2).sqrt_() / (F::ONE - p1);
+            for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+                each3(w, g, bufs, |w, g, m, v, vmax| {
+                    *w -= *w * wd * lr;
+                    *m += (g - *m) * one_b1;
+                    *v += (g * g - *v) * one_b2;
+                    *w -= *m * alpha / (second(v, vmax).sqrt_() + eps);
+                });
+            });
+            return;
+        }
+        // PyTorch's AdamW multiplies by `1 - lr wd`, computed in Python floats.
+        let (shrink, l2) = if self.decoupled {
+            (f(1.0 - self.lr * self.weight_decay), F::ZERO)
+        } else {
+            (F::ONE, wd)
+        };
+        let (bc1, bc2) = (1.0 - self.beta1.powf(t), 1.0 - self.beta2.powf(t));
+        let (step, sqrt_bc2) = (f(self.lr / bc1), f(bc2.sqrt()));
+        for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+            each3(w, g, bufs, |w, g, m, v, vmax| {
                 *w *= shrink;
-                let g = g + wd * *w;
+                let g = g + l2 * *w;
                 *m = fb1 * *m + (F::ONE - fb1) * g;
                 *v = fb2 * *v + (F::ONE - fb2) * g * g;
-                let vv = if amsgrad {
-                    if *v > *vmax {
-                        *vmax = *v;
-                    }
-                    *vmax
-                } else {
-                    *v
-                };
-                match flavor {
-                    Flavor::PyTorch => *w -= step * *m / (vv.sqrt_() / sqrt_bc2 + eps),
-                    Flavor::Keras => *w -= keras_lr * *m / (vv.sqrt_() + eps),
-                }
+                *w -= step * *m / (second(v, vmax).sqrt_() / sqrt_bc2 + eps);
             });
-        }
+        });
     }
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
-    fn step(&mut self, params: &mut [Param<'_, F>]) {
-        self.apply(params, 0.0);
+    fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        self.apply(store, grads);
     }
-    crate::accessors!(lr, state);
+    crate::accessors!("Adam", lr, state);
 }
 
-/// AdamW: Adam with decoupled weight decay, `p = p (1 - lr wd)` before the Adam update
-/// (`torch.optim.AdamW`; default weight decay 0.01).
+/// AdamW: Adam with decoupled weight decay.
+///
+/// [`AdamW::new`] and [`AdamW::pytorch`] follow `torch.optim.AdamW` (PyTorch 2 defaults: lr
+/// 0.001, weight decay 0.01, betas 0.9/0.999, eps 1e-8): `p = p (1 - lr wd)`, then PyTorch's
+/// Adam update (see [`Adam`]).
+///
+/// [`AdamW::keras`] follows Keras 3's `AdamW` (lr 0.001, weight decay 0.004, betas
+/// 0.9/0.999, eps 1e-7), which is Keras' `Adam` with its decoupled decay `p = p - p wd lr`
+/// before the update ([`Adam::keras`] with [`Adam::weight_decay`]).
+///
+/// ```
+/// use borel_optim::{AdamW, Optimizer};
+/// let opt = AdamW::<f32>::keras().lr(0.01).weight_decay(0.1);
+/// assert_eq!(opt.learning_rate(), 0.01);
+/// ```
 #[derive(Clone, Debug)]
 pub struct AdamW<F: Float> {
     inner: Adam<F>,
-    weight_decay: f64,
 }
 
 impl<F: Float> AdamW<F> {
-    /// PyTorch's AdamW with learning rate `lr`, weight decay 0.01.
+    /// PyTorch's AdamW with learning rate `lr`, weight decay 0.01; panics unless `lr` is
+    /// finite and >= 0.
+    #[track_caller]
     pub fn new(lr: f64) -> Self {
         AdamW {
-            inner: Adam::new(lr),
-            weight_decay: 0.01,
+            inner: Adam {
+                lr: crate::checked_lr("AdamW::new", lr),
+                weight_decay: 0.01,
+                decoupled: true,
+                ..Adam::pytorch()
+            },
         }
+    }
+    /// PyTorch 2's `torch.optim.AdamW()` defaults: lr 0.001, weight decay 0.01, eps 1e-8.
+    pub fn pytorch() -> Self {
+        Self::new(0.001)
+    }
+    /// Keras 3's `keras.optimizers.AdamW()` defaults: lr 0.001, weight decay 0.004, eps 1e-7,
+    /// Keras' formula.
+    pub fn keras() -> Self {
+        AdamW {
+            inner: Adam::keras().weight_decay(0.004),
+        }
+    }
+    /// The learning rate; panics unless it is finite and >= 0.
+    #[track_caller]
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.inner.lr = crate::checked_lr("AdamW::lr", lr);
+        self
     }
     /// The decoupled weight decay.
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.weight_decay = wd;
+        self.inner.weight_decay = wd;
         self
     }
     /// The decay rates of the moments.
     pub fn betas(mut self, b1: f64, b2: f64) -> Self {
         self.inner = self.inner.betas(b1, b2);
+        self
+    }
+    /// The epsilon.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.inner.eps = eps;
         self
     }
     /// AMSGrad.
@@ -157,9 +236,8 @@ impl<F: Float> AdamW<F> {
 }
 
 impl<F: Float> Optimizer<F> for AdamW<F> {
-    fn step(&mut self, params: &mut [Param<'_, F>]) {
-        let wd = self.weight_decay;
-        self.inner.apply(params, wd);
+    fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        self.inner.apply(store, grads);
     }
-    crate::accessors!(inner.lr, inner.state);
+    crate::accessors!("AdamW", inner.lr, inner.state);
 }

@@ -1,11 +1,11 @@
-//! Gradient clipping, applied to the gradients before `Optimizer::step`.
+//! Gradient clipping, applied to the gradients before `Optimizer::update`.
 
-use borel_autograd::{Float, Tensor};
+use borel_autograd::{Float, ParamGrads};
 
 /// Limits every element to `[-limit, limit]` (`clip_grad_value_`).
-pub fn clip_by_value<F: Float>(grads: &mut [Tensor<F>], limit: f64) {
+pub fn clip_by_value<F: Float>(grads: &mut ParamGrads<F>, limit: f64) {
     let l = F::from_f64(limit);
-    for g in grads {
+    for g in grads.values_mut() {
         for v in g.data_mut() {
             *v = if *v > l {
                 l
@@ -23,23 +23,27 @@ pub fn clip_by_value<F: Float>(grads: &mut [Tensor<F>], limit: f64) {
 /// Returns the norm before clipping.
 ///
 /// ```
-/// use borel_autograd::Tensor;
+/// use borel_autograd::{ParamStore, Tape, Tensor};
 /// use borel_optim::clip::clip_by_global_norm;
-/// let mut g = vec![Tensor::from_vec(vec![3.0f64, 4.0], &[2])];
+/// let mut store = ParamStore::new();
+/// let w = store.add("w", Tensor::from_vec(vec![1.5f64, 2.0], &[2]), true);
+/// let tape = Tape::new();
+/// let p = store.vars(&tape);
+/// let mut g = p.backward(p[w].square().sum()); // 2w = [3, 4]
 /// assert_eq!(clip_by_global_norm(&mut g, 1.0), 5.0);
-/// assert!((g[0].data()[0] - 0.6).abs() < 1e-6);
+/// assert!((g[w].data()[0] - 0.6).abs() < 1e-6);
 /// ```
-pub fn clip_by_global_norm<F: Float>(grads: &mut [Tensor<F>], max_norm: f64) -> f64 {
+pub fn clip_by_global_norm<F: Float>(grads: &mut ParamGrads<F>, max_norm: f64) -> f64 {
     let norm = grads
         .iter()
-        .flat_map(|g| g.data().iter())
+        .flat_map(|(_, g)| g.data().iter())
         .map(|v| v.to_f64() * v.to_f64())
         .sum::<f64>()
         .sqrt();
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
         let c = F::from_f64(coef);
-        for g in grads {
+        for g in grads.values_mut() {
             for v in g.data_mut() {
                 *v *= c;
             }

@@ -1,8 +1,8 @@
 //! RMSprop with the three references' formulas, which disagree on where epsilon goes.
 
-use borel_autograd::Float;
+use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Param, State, update3};
+use crate::{Optimizer, State, each3, for_each_param};
 
 /// Which reference's RMSprop formula to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +30,14 @@ pub enum RmsFlavor {
 /// - [`RmsProp::pytorch`]: PyTorch, lr 0.01, alpha 0.99, eps 1e-8,
 ///   `p -= lr g / (sqrt(v) + eps)`; momentum `b = m b + g / (sqrt(v) + eps)`, `p -= lr b`.
 ///
+/// Weight decay is PyTorch's L2 penalty with [`RmsProp::pytorch`], Keras' decoupled decay
+/// `p -= p wd lr` (before the update) with the Keras presets.
+///
 /// ```
-/// use borel_optim::RmsProp;
+/// use borel_optim::{Optimizer, RmsProp};
 /// let opt = RmsProp::<f32>::keras();
-/// assert_eq!(borel_optim::Optimizer::learning_rate(&opt), 0.001);
+/// assert_eq!(opt.learning_rate(), 0.001);
+/// assert_eq!(RmsProp::<f32>::pytorch().lr(0.1).learning_rate(), 0.1);
 /// ```
 #[derive(Clone, Debug)]
 pub struct RmsProp<F: Float> {
@@ -84,9 +88,10 @@ impl<F: Float> RmsProp<F> {
             ..Self::keras()
         }
     }
-    /// The learning rate.
+    /// The learning rate; panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = lr;
+        self.lr = crate::checked_lr("RmsProp::lr", lr);
         self
     }
     /// The decay of the squared-gradient average (Keras' rho, PyTorch's alpha).
@@ -109,7 +114,8 @@ impl<F: Float> RmsProp<F> {
         self.centered = on;
         self
     }
-    /// L2 penalty added to the gradient (PyTorch's weight_decay).
+    /// Weight decay: with [`RmsProp::pytorch`], PyTorch's L2 penalty added to the gradient;
+    /// with the Keras presets, Keras' decoupled decay `p -= p wd lr` before the update.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
@@ -118,31 +124,33 @@ impl<F: Float> RmsProp<F> {
     pub fn flavor(&self) -> RmsFlavor {
         self.flavor
     }
+
+    /// Where the flavor puts weight decay and epsilon: `(kd, l2, eps_inside)`, with `kd`
+    /// Keras' decoupled decay and `l2` PyTorch's penalty on the gradient (one of them 0).
+    fn placement(&self) -> (F, F, bool) {
+        let wd = F::from_f64(self.weight_decay);
+        match self.flavor {
+            RmsFlavor::Keras3 => (wd, F::ZERO, true),
+            RmsFlavor::TfKeras2 => (wd, F::ZERO, self.momentum > 0.0),
+            RmsFlavor::PyTorch => (F::ZERO, wd, false),
+        }
+    }
 }
 
 impl<F: Float> Optimizer<F> for RmsProp<F> {
-    fn step(&mut self, params: &mut [Param<'_, F>]) {
-        self.state.step += 1;
+    fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        self.state.next_step();
         let f = F::from_f64;
-        let (lr, rho, eps, m, wd) = (
-            f(self.lr),
-            f(self.rho),
-            f(self.eps),
-            f(self.momentum),
-            f(self.weight_decay),
-        );
+        let (lr, rho, eps, m) = (f(self.lr), f(self.rho), f(self.eps), f(self.momentum));
         let (centered, has_momentum, flavor) = (self.centered, self.momentum > 0.0, self.flavor);
-        let eps_inside = match flavor {
-            RmsFlavor::Keras3 => true,
-            RmsFlavor::TfKeras2 => has_momentum,
-            RmsFlavor::PyTorch => false,
-        };
-        for p in params.iter_mut() {
-            if !centered && !has_momentum {
-                // The common case (the presets' defaults), without branches in the loop so
-                // that it vectorizes.
-                update3(&mut self.state, p, |w, g, v, _, _| {
-                    let g = g + wd * *w;
+        let (kd, l2, eps_inside) = self.placement();
+        if !centered && !has_momentum {
+            // The common case (the presets' defaults), without branches in the loop so that
+            // it vectorizes.
+            for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; 3]| {
+                each3(w, g, bufs, |w, g, v, _, _| {
+                    *w -= *w * kd * lr;
+                    let g = g + l2 * *w;
                     *v = rho * *v + (F::ONE - rho) * g * g;
                     let denom = if eps_inside {
                         (*v + eps).sqrt_()
@@ -151,10 +159,13 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
                     };
                     *w -= lr * g / denom;
                 });
-                continue;
-            }
-            update3(&mut self.state, p, |w, g, v, avg, buf| {
-                let g = g + wd * *w;
+            });
+            return;
+        }
+        for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+            each3(w, g, bufs, |w, g, v, avg, buf| {
+                *w -= *w * kd * lr;
+                let g = g + l2 * *w;
                 *v = rho * *v + (F::ONE - rho) * g * g;
                 let mut var = *v;
                 if centered {
@@ -178,7 +189,7 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
                     }
                 }
             });
-        }
+        });
     }
-    crate::accessors!(lr, state);
+    crate::accessors!("RmsProp", lr, state);
 }

@@ -1,11 +1,13 @@
-//! Stochastic gradient descent, as PyTorch's `torch.optim.SGD`.
+//! Stochastic gradient descent, as PyTorch's `torch.optim.SGD` or Keras' `SGD`.
 
-use borel_autograd::Float;
+use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Param, State, update0, update1};
+use crate::{Optimizer, Reference, State, each0, each1, for_each_param};
 
-/// SGD with momentum, dampening, Nesterov momentum and L2 weight decay, with PyTorch's
-/// update (`torch.optim.SGD`):
+/// SGD with momentum, Nesterov momentum and weight decay.
+///
+/// [`Sgd::new`] and [`Sgd::pytorch`] follow `torch.optim.SGD` (PyTorch 2 defaults: lr 0.001,
+/// no momentum, dampening or weight decay):
 ///
 /// ```text
 /// g = grad + weight_decay * p
@@ -15,9 +17,20 @@ use crate::{Optimizer, Param, State, update0, update1};
 /// p = p - lr * g
 /// ```
 ///
+/// [`Sgd::keras`] follows Keras 3's `SGD` (lr 0.01, no momentum), where the learning rate
+/// enters the velocity (the same path as PyTorch's while lr is constant, not when it changes):
+///
+/// ```text
+/// p = p - p * weight_decay * lr                  (Keras' decoupled weight decay)
+/// v = momentum * v - lr * g
+/// p = p + momentum * v - lr * g   if nesterov, else   p = p + v
 /// ```
-/// use borel_optim::Sgd;
+///
+/// ```
+/// use borel_optim::{Optimizer, Sgd};
 /// let opt = Sgd::<f32>::new(0.01).momentum(0.9).nesterov(true).weight_decay(1e-4);
+/// assert_eq!(Sgd::<f32>::keras().learning_rate(), 0.01);
+/// assert_eq!(Sgd::<f32>::pytorch().lr(0.1).learning_rate(), 0.1);
 /// # let _ = opt;
 /// ```
 #[derive(Clone, Debug)]
@@ -27,28 +40,54 @@ pub struct Sgd<F: Float> {
     dampening: f64,
     nesterov: bool,
     weight_decay: f64,
+    reference: Reference,
     state: State<F>,
 }
 
 impl<F: Float> Sgd<F> {
-    /// Plain SGD with learning rate `lr`.
+    /// PyTorch's SGD with learning rate `lr`; panics unless `lr` is finite and >= 0.
+    #[track_caller]
     pub fn new(lr: f64) -> Self {
         Sgd {
-            lr,
+            lr: crate::checked_lr("Sgd::new", lr),
             momentum: 0.0,
             dampening: 0.0,
             nesterov: false,
             weight_decay: 0.0,
+            reference: Reference::PyTorch,
             state: State::default(),
         }
+    }
+    /// PyTorch 2's `torch.optim.SGD()` defaults: lr 0.001, PyTorch's formula.
+    pub fn pytorch() -> Self {
+        Self::new(0.001)
+    }
+    /// Keras 3's `keras.optimizers.SGD()` defaults: lr 0.01, Keras' formula (learning rate
+    /// inside the velocity, decoupled weight decay).
+    pub fn keras() -> Self {
+        Sgd {
+            reference: Reference::Keras,
+            ..Self::new(0.01)
+        }
+    }
+    /// The learning rate; panics unless it is finite and >= 0.
+    #[track_caller]
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = crate::checked_lr("Sgd::lr", lr);
+        self
     }
     /// Momentum factor (default 0).
     pub fn momentum(mut self, m: f64) -> Self {
         self.momentum = m;
         self
     }
-    /// Dampening of the momentum (default 0).
+    /// Dampening of the momentum (default 0; PyTorch's formula only: Keras' SGD has none, so
+    /// a nonzero value on [`Sgd::keras`] panics).
+    #[track_caller]
     pub fn dampening(mut self, d: f64) -> Self {
+        if d != 0.0 && self.reference == Reference::Keras {
+            panic!("Sgd::dampening: Keras' SGD has no dampening (use Sgd::new or Sgd::pytorch)");
+        }
         self.dampening = d;
         self
     }
@@ -57,17 +96,42 @@ impl<F: Float> Sgd<F> {
         self.nesterov = on;
         self
     }
-    /// L2 penalty added to the gradient (default 0).
+    /// Weight decay (default 0): PyTorch's L2 penalty added to the gradient, or with
+    /// [`Sgd::keras`] Keras' decoupled decay.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
     }
+
+    fn update_keras(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        let f = F::from_f64;
+        let (lr, m, wd, nesterov) = (f(self.lr), f(self.momentum), f(self.weight_decay), self.nesterov);
+        if self.momentum == 0.0 {
+            for_each_param(&mut self.state, store, grads, |w, g, []| {
+                each0(w, g, |w, g| {
+                    *w -= *w * wd * lr;
+                    *w -= g * lr;
+                });
+            });
+            return;
+        }
+        for_each_param(&mut self.state, store, grads, |w, g, [v]| {
+            each1(w, g, v, |w, g, v| {
+                *w -= *w * wd * lr;
+                *v = *v * m - g * lr;
+                *w += if nesterov { *v * m - g * lr } else { *v };
+            });
+        });
+    }
 }
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
-    fn step(&mut self, params: &mut [Param<'_, F>]) {
+    fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         let first = self.state.step == 0;
-        self.state.step += 1;
+        self.state.next_step();
+        if self.reference == Reference::Keras {
+            return self.update_keras(store, grads);
+        }
         let (lr, m, damp, wd) = (
             F::from_f64(self.lr),
             F::from_f64(self.momentum),
@@ -75,18 +139,20 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
             F::from_f64(self.weight_decay),
         );
         let nesterov = self.nesterov;
-        for p in params.iter_mut() {
-            if self.momentum == 0.0 {
-                update0(&mut self.state, p, |w, g| *w -= lr * (g + wd * *w));
-            } else {
-                update1(&mut self.state, p, |w, g, b| {
-                    let g = g + wd * *w;
-                    *b = if first { g } else { m * *b + (F::ONE - damp) * g };
-                    let d = if nesterov { g + m * *b } else { *b };
-                    *w -= lr * d;
-                });
-            }
+        if self.momentum == 0.0 {
+            for_each_param(&mut self.state, store, grads, |w, g, []| {
+                each0(w, g, |w, g| *w -= lr * (g + wd * *w));
+            });
+            return;
         }
+        for_each_param(&mut self.state, store, grads, |w, g, [b]| {
+            each1(w, g, b, |w, g, b| {
+                let g = g + wd * *w;
+                *b = if first { g } else { m * *b + (F::ONE - damp) * g };
+                let d = if nesterov { g + m * *b } else { *b };
+                *w -= lr * d;
+            });
+        });
     }
-    crate::accessors!(lr, state);
+    crate::accessors!("Sgd", lr, state);
 }

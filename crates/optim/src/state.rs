@@ -1,21 +1,38 @@
 //! Optimizer state: the step count and every parameter's buffers, saved as safetensors so
 //! that training resumes bit for bit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use borel_autograd::{Float, Tensor};
+use borel_autograd::io::FileError;
+use borel_autograd::{Float, ParamId, ParamStore, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-/// The step count and the buffers of every parameter, by parameter name.
+/// The step count and the buffers of every parameter, by [`ParamId`].
 ///
-/// Saved as safetensors: buffer `i` of parameter `p` is the tensor `p/i`; the step count is in
-/// the header's metadata under `step`.
+/// Saved as safetensors with the store's names: buffer `i` of parameter `p` is the tensor
+/// `p/i`; the step count is in the header's metadata under `step`.
+///
+/// ```
+/// use borel_autograd::{ParamStore, Tape, Tensor};
+/// use borel_optim::{Adam, Optimizer, State};
+/// let mut store = ParamStore::new();
+/// let w = store.add("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2]), true);
+/// let mut opt = Adam::new(0.1);
+/// let tape = Tape::new();
+/// let p = store.vars(&tape);
+/// opt.update(&mut store, &p.backward(p[w].square().sum()));
+/// let path = std::env::temp_dir().join("borel_doc_state.safetensors");
+/// opt.state().save(&path, &store).unwrap();
+/// let mut resumed = Adam::new(0.1);
+/// *resumed.state_mut() = State::load(&path, &store).unwrap();
+/// assert_eq!(resumed.state(), opt.state());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct State<F: Float> {
     /// Completed steps.
     pub step: u64,
-    slots: BTreeMap<String, Vec<Tensor<F>>>,
+    slots: Vec<Vec<Tensor<F>>>,
 }
 
 /// What went wrong saving or loading optimizer state.
@@ -29,8 +46,9 @@ pub enum StateError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// The file is not optimizer state in the safetensors format.
-    #[error("{path}: not optimizer state: {message}")]
+    /// The file is not optimizer state in the safetensors format, or does not fit the
+    /// parameters it would update.
+    #[error("{path}: not optimizer state for these parameters: {message}")]
     Format {
         /// The file.
         path: PathBuf,
@@ -39,47 +57,52 @@ pub enum StateError {
     },
 }
 
+fn dtype_of<F: Float>() -> Dtype {
+    if F::NAME == "f32" { Dtype::F32 } else { Dtype::F64 }
+}
+
 impl<F: Float> State<F> {
-    /// The `k` buffers of `name`, created as zeros of `shape` on first use.
-    pub(crate) fn buffers(&mut self, name: &str, k: usize, shape: &[usize]) -> &mut [Tensor<F>] {
-        if !self.slots.contains_key(name) {
-            self.slots
-                .insert(name.to_string(), (0..k).map(|_| Tensor::zeros(shape)).collect());
+    /// The `k` buffers of `id`, created filled with `init` in `shape` on first use.
+    pub(crate) fn buffers(&mut self, id: ParamId, k: usize, shape: &[usize], init: F) -> &mut [Tensor<F>] {
+        let i = id.index();
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, Vec::new);
         }
-        let b = self.slots.get_mut(name).expect("inserted above");
+        let b = &mut self.slots[i];
+        if b.is_empty() {
+            b.extend((0..k).map(|_| Tensor::full(shape, init)));
+        }
         assert!(
             b.len() == k && b.iter().all(|t| t.shape() == shape),
-            "optimizer: parameter '{name}' changed shape to {shape:?}"
+            "optimizer: parameter #{i} changed shape to {shape:?}"
         );
         b
     }
 
-    /// The buffers kept for `name`, if any.
-    pub fn get(&self, name: &str) -> Option<&[Tensor<F>]> {
-        self.slots.get(name).map(Vec::as_slice)
+    /// Counts one more step (saturating: a restored count near `u64::MAX` never wraps).
+    pub(crate) fn next_step(&mut self) -> u64 {
+        self.step = self.step.saturating_add(1);
+        self.step
     }
 
-    /// Names of the parameters with buffers.
-    pub fn names(&self) -> Vec<&str> {
-        self.slots.keys().map(String::as_str).collect()
+    /// The buffers kept for `id`, if any.
+    pub fn get(&self, id: ParamId) -> Option<&[Tensor<F>]> {
+        self.slots.get(id.index()).map(Vec::as_slice).filter(|b| !b.is_empty())
     }
 
-    /// The state as safetensors bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let dtype = if F::NAME == "f32" { Dtype::F32 } else { Dtype::F64 };
+    /// The state as safetensors bytes, buffers named after `store`'s parameters.
+    pub fn to_bytes(&self, store: &ParamStore<F>) -> Vec<u8> {
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (name, bufs) in &self.slots {
-            for (i, t) in bufs.iter().enumerate() {
-                owned.push((format!("{name}/{i}"), t.shape().to_vec(), t.to_le_bytes()));
+        for id in store.ids() {
+            for (i, t) in self.get(id).unwrap_or_default().iter().enumerate() {
+                owned.push((format!("{}/{i}", store.name(id)), t.shape().to_vec(), t.to_le_bytes()));
             }
         }
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
             .map(|(n, s, b)| {
-                (
-                    n.clone(),
-                    TensorView::new(dtype, s.clone(), b).expect("sizes match by construction"),
-                )
+                let view = TensorView::new(dtype_of::<F>(), s.clone(), b).expect("sizes match by construction");
+                (n.clone(), view)
             })
             .collect();
         let meta = HashMap::from([
@@ -89,8 +112,11 @@ impl<F: Float> State<F> {
         safetensors::serialize(views, Some(meta)).expect("valid views serialize")
     }
 
-    /// Parses state written by [`State::to_bytes`]; `path` only labels errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, StateError> {
+    /// Parses state written by [`State::to_bytes`] and checks it against the parameters it
+    /// will update: every buffer must name a parameter of `store`, have its shape and hold
+    /// finite values, and every parameter must have the same number of buffers. `path` only
+    /// labels errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path, store: &ParamStore<F>) -> Result<Self, StateError> {
         let bad = |message: String| StateError::Format {
             path: path.into(),
             message,
@@ -102,55 +128,87 @@ impl<F: Float> State<F> {
             .get("step")
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| bad("no step count in the metadata".into()))?;
-        let mut slots: BTreeMap<String, Vec<(usize, Tensor<F>)>> = BTreeMap::new();
-        for (name, view) in file.tensors() {
-            let (param, idx) = name
-                .rsplit_once('/')
-                .ok_or_else(|| bad(format!("tensor '{name}' is not named param/index")))?;
-            let idx: usize = idx
-                .parse()
-                .map_err(|_| bad(format!("tensor '{name}' is not named param/index")))?;
-            let want = if F::NAME == "f32" { Dtype::F32 } else { Dtype::F64 };
-            if view.dtype() != want {
-                return Err(bad(format!(
-                    "tensor '{name}' is {:?}, the optimizer is {}",
-                    view.dtype(),
-                    F::NAME
-                )));
-            }
-            let t = Tensor::from_le_bytes(view.data(), view.shape())
-                .ok_or_else(|| bad(format!("tensor '{name}' has the wrong byte count")))?;
-            slots.entry(param.to_string()).or_default().push((idx, t));
+        let mut slots: Vec<Vec<(usize, Tensor<F>)>> = vec![Vec::new(); store.len()];
+        // in name order, so that the first error reported is the same on every run
+        let mut tensors = file.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, view) in tensors {
+            let (id, idx, t) = parse_buffer(&name, &view, store).map_err(bad)?;
+            slots[id.index()].push((idx, t));
         }
         let slots = slots
             .into_iter()
-            .map(|(name, mut v)| {
+            .zip(store.names())
+            .map(|(mut v, name)| {
                 v.sort_by_key(|(i, _)| *i);
                 if v.iter().enumerate().any(|(k, (i, _))| k != *i) {
                     return Err(bad(format!("buffers of '{name}' are not numbered 0..{}", v.len())));
                 }
-                Ok((name, v.into_iter().map(|(_, t)| t).collect()))
+                Ok(v.into_iter().map(|(_, t)| t).collect::<Vec<_>>())
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let counts: Vec<usize> = slots.iter().map(Vec::len).filter(|&n| n > 0).collect();
+        if counts.windows(2).any(|w| w[0] != w[1]) {
+            return Err(bad("parameters have different numbers of buffers".into()));
+        }
         Ok(State { step, slots })
     }
 
-    /// Writes the state to `path` atomically.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
+    /// Writes the state to `path` atomically, buffers named after `store`'s parameters.
+    pub fn save(&self, path: impl AsRef<Path>, store: &ParamStore<F>) -> Result<(), StateError> {
         let path = path.as_ref();
-        borel_autograd::io::write_atomically(path, &self.to_bytes()).map_err(|source| StateError::Io {
-            path: path.into(),
-            source,
+        borel_autograd::io::write_atomically(path, &self.to_bytes(store)).map_err(|e| match e {
+            FileError::Io { path, source } => StateError::Io { path, source },
+            other => StateError::Format {
+                path: path.into(),
+                message: other.to_string(),
+            },
         })
     }
 
-    /// Reads state saved with [`State::save`].
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, StateError> {
+    /// Reads state saved with [`State::save`], checked against `store` (see
+    /// [`State::from_bytes`]).
+    pub fn load(path: impl AsRef<Path>, store: &ParamStore<F>) -> Result<Self, StateError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| StateError::Io {
             path: path.into(),
             source,
         })?;
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes(&bytes, path, store)
     }
+}
+
+/// One tensor of a state file: the parameter it belongs to (which must exist in `store`),
+/// its buffer index, and its value (the parameter's shape, the optimizer's dtype, finite).
+fn parse_buffer<F: Float>(
+    name: &str,
+    view: &TensorView<'_>,
+    store: &ParamStore<F>,
+) -> Result<(ParamId, usize, Tensor<F>), String> {
+    let malformed = || format!("tensor '{name}' is not named param/index");
+    let (param, idx) = name.rsplit_once('/').ok_or_else(malformed)?;
+    let idx: usize = idx.parse().map_err(|_| malformed())?;
+    let id = store
+        .find(param)
+        .ok_or_else(|| format!("tensor '{name}' is for '{param}', which the model does not have"))?;
+    if view.dtype() != dtype_of::<F>() {
+        return Err(format!(
+            "tensor '{name}' is {:?}, the optimizer is {}",
+            view.dtype(),
+            F::NAME
+        ));
+    }
+    let want = store.get(id).shape();
+    if view.shape() != want {
+        return Err(format!(
+            "tensor '{name}' has shape {:?}, the parameter has {want:?}",
+            view.shape()
+        ));
+    }
+    let t = Tensor::from_le_bytes(view.data(), view.shape())
+        .ok_or_else(|| format!("tensor '{name}' has the wrong byte count"))?;
+    if !t.all_finite() {
+        return Err(format!("tensor '{name}' holds a NaN or infinite value"));
+    }
+    Ok((id, idx, t))
 }

@@ -4,8 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use borel_autograd::Tensor;
-use borel_optim::{Adagrad, Adam, AdamW, Optimizer, Param, RmsProp, Sgd};
+use borel_autograd::{ParamGrads, ParamStore, Tensor};
+use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
 
 struct Counting;
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
@@ -27,22 +27,29 @@ static GLOBAL: Counting = Counting;
 fn steps_after_the_first_do_not_allocate() {
     let opts: Vec<Box<dyn Optimizer<f32>>> = vec![
         Box::new(Sgd::new(0.01).momentum(0.9)),
+        Box::new(Sgd::keras().momentum(0.9).nesterov(true)),
         Box::new(Adam::new(0.01).amsgrad(true)),
+        Box::new(Adam::keras()),
         Box::new(AdamW::new(0.01)),
+        Box::new(AdamW::keras()),
         Box::new(Adagrad::new(0.01)),
+        Box::new(Adagrad::keras()),
         Box::new(RmsProp::keras().momentum(0.9).centered(true)),
         Box::new(RmsProp::pytorch()),
     ];
     for mut opt in opts {
-        let mut w = Tensor::from_fn(&[64, 32], |i| i as f32 * 1e-3);
-        let mut b = Tensor::<f32>::zeros(&[32]);
-        let gw = Tensor::from_fn(&[64, 32], |i| (i % 7) as f32 - 3.0);
-        let gb = Tensor::<f32>::ones(&[32]);
-        opt.step(&mut [Param::new("w", &mut w, &gw), Param::new("b", &mut b, &gb)]);
+        let mut store = ParamStore::new();
+        let w = store.add("w", Tensor::from_fn(&[64, 32], |i| i as f32 * 1e-3), true);
+        let b = store.add("b", Tensor::<f32>::zeros(&[32]), true);
+        let mut grads = ParamGrads::new(&store);
+        grads.insert(w, Tensor::from_fn(&[64, 32], |i| (i % 7) as f32 - 3.0));
+        grads.insert(b, Tensor::<f32>::ones(&[32]));
+        opt.update(&mut store, &grads);
         let before = ALLOCS.load(Ordering::Relaxed);
         for _ in 0..100 {
-            opt.step(&mut [Param::new("w", &mut w, &gw), Param::new("b", &mut b, &gb)]);
+            opt.update(&mut store, &grads);
         }
         assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "allocations in 100 steps");
+        assert_eq!(opt.state().step, 101);
     }
 }

@@ -1,0 +1,249 @@
+//! What `fit` is told ([`FitOptions`]), what it reports ([`History`]) and how it fails
+//! ([`FitError`]).
+
+use borel_autograd::{Float, Tensor};
+use borel_nn::FileError;
+use borel_optim::schedule::{ReduceOnPlateau, Schedule};
+
+use crate::callbacks::Callback;
+
+/// What can go wrong in `fit`, `evaluate` and `predict`: all of it comes from the data or the
+/// training run, so it is returned, never panicked.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// `x` and `y` disagree on the number of samples.
+    #[error("x has {x_rows} samples but y has {y_rows}")]
+    RowMismatch {
+        /// Samples in x.
+        x_rows: usize,
+        /// Samples in y.
+        y_rows: usize,
+    },
+    /// There is nothing to train on.
+    #[error("the dataset is empty{0}")]
+    Empty(&'static str),
+    /// A batch size of zero.
+    #[error("batch size must be at least 1")]
+    ZeroBatch,
+    /// The data's feature count differs from the model's input.
+    #[error("x has shape {shape:?}; the model needs [n, {expected}]")]
+    BadShape {
+        /// The shape of x.
+        shape: Vec<usize>,
+        /// Features the model expects.
+        expected: usize,
+    },
+    /// The targets' shape differs from the model's output (it would silently broadcast).
+    #[error("y has samples of shape {target:?} but the model outputs {output:?}")]
+    TargetShape {
+        /// One sample of y.
+        target: Vec<usize>,
+        /// One sample of the output.
+        output: Vec<usize>,
+    },
+    /// Class labels that do not fit the model's output (not whole numbers, out of range, or
+    /// a count that differs from the rows).
+    #[error("y: {0}")]
+    Labels(String),
+    /// The data holds NaN or infinity.
+    #[error("{which} holds a non-finite value at sample {row}")]
+    NonFiniteData {
+        /// "x" or "y".
+        which: &'static str,
+        /// The sample.
+        row: usize,
+    },
+    /// The loss became NaN or infinite; the parameters are those before the failing step.
+    #[error("the loss became {loss} at epoch {epoch}, batch {batch}; parameters are kept from the step before")]
+    NonFiniteLoss {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// The loss value.
+        loss: f64,
+    },
+    /// A gradient, or a parameter after the update, became NaN or infinite; the parameters
+    /// are those before the failing step.
+    #[error(
+        "the {what} of parameter '{param}' became non-finite at epoch {epoch}, batch {batch}; parameters are kept from the step before"
+    )]
+    NonFiniteParam {
+        /// "gradient" or "value".
+        what: &'static str,
+        /// The parameter's name.
+        param: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+    },
+    /// `fit` before `compile`.
+    #[error("the model is not compiled: call compile(loss, optimizer) first")]
+    NotCompiled,
+    /// An invalid option.
+    #[error("invalid option: {0}")]
+    BadOption(String),
+    /// A checkpoint could not be written.
+    #[error(transparent)]
+    Weights(#[from] FileError),
+}
+
+/// Options of [`crate::Model::fit`], with Keras' defaults, set by name.
+///
+/// ```
+/// use borel::FitOptions;
+/// let opts = FitOptions::<f32>::new().epochs(100).batch_size(64).validation_split(0.2).seed(7);
+/// # let _ = opts;
+/// ```
+pub struct FitOptions<F: Float> {
+    pub(crate) batch_size: usize,
+    pub(crate) epochs: usize,
+    pub(crate) shuffle: bool,
+    pub(crate) seed: u64,
+    pub(crate) validation_split: f64,
+    pub(crate) validation_data: Option<(Tensor<F>, Tensor<F>)>,
+    pub(crate) verbose: u8,
+    pub(crate) callbacks: Vec<Box<dyn Callback<F>>>,
+    pub(crate) schedule: Option<Box<dyn Schedule>>,
+    pub(crate) reduce_on_plateau: Option<ReduceOnPlateau>,
+}
+
+impl<F: Float> Default for FitOptions<F> {
+    fn default() -> Self {
+        FitOptions {
+            batch_size: 32,
+            epochs: 1,
+            shuffle: true,
+            seed: 0,
+            validation_split: 0.0,
+            validation_data: None,
+            verbose: 0,
+            callbacks: Vec::new(),
+            schedule: None,
+            reduce_on_plateau: None,
+        }
+    }
+}
+
+impl<F: Float> FitOptions<F> {
+    /// With `verbose(1)` and more epochs than this, one bar spans the whole run.
+    pub const ONE_BAR_ABOVE: usize = 20;
+
+    /// Keras' defaults: 1 epoch, batches of 32, shuffled, no validation, silent.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Passes over the data (default 1).
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.epochs = n;
+        self
+    }
+    /// Samples per gradient step; the last batch of an epoch may be smaller (default 32).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// Reshuffle the samples every epoch (default true).
+    pub fn shuffle(mut self, on: bool) -> Self {
+        self.shuffle = on;
+        self
+    }
+    /// Seed of the shuffling and of dropout (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Fraction of the samples, taken from the end before shuffling, held out for validation.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+    /// Explicit validation data (overrides `validation_split`).
+    pub fn validation_data(mut self, x: Tensor<F>, y: Tensor<F>) -> Self {
+        self.validation_data = Some((x, y));
+        self
+    }
+    /// 0 silent (default); 1 a progress bar per epoch, or one bar over all epochs when there
+    /// are more than [`FitOptions::ONE_BAR_ABOVE`]; 2 one line per epoch.
+    pub fn verbose(mut self, level: u8) -> Self {
+        self.verbose = level;
+        self
+    }
+    /// Adds a callback, called at the end of every epoch.
+    pub fn callback(mut self, c: impl Callback<F> + 'static) -> Self {
+        self.callbacks.push(Box::new(c));
+        self
+    }
+    /// A learning-rate schedule, applied at the start of each epoch to the rate the optimizer
+    /// had when `fit` began (epoch index from 0).
+    pub fn schedule(mut self, s: impl Schedule + 'static) -> Self {
+        self.schedule = Some(Box::new(s));
+        self
+    }
+    /// Reduce the rate when the validation loss (or, without validation data, the training
+    /// loss) stops improving. Its reductions multiply whatever `schedule` gives.
+    pub fn reduce_on_plateau(mut self, r: ReduceOnPlateau) -> Self {
+        self.reduce_on_plateau = Some(r);
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), FitError> {
+        if self.batch_size == 0 {
+            return Err(FitError::ZeroBatch);
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(FitError::BadOption(format!(
+                "validation_split {} is outside [0, 1)",
+                self.validation_split
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochLog {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's samples (batch losses weighted by batch size).
+    pub loss: f64,
+    /// Fraction of training samples classified correctly, when accuracy was asked for.
+    pub accuracy: Option<f64>,
+    /// Validation loss at the end of the epoch, when there is validation data.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy, when asked for and there is validation data.
+    pub val_accuracy: Option<f64>,
+    /// Seconds the epoch took.
+    pub seconds: f64,
+}
+
+/// What `fit` returns: one [`EpochLog`] per epoch run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// The epochs, in order.
+    pub epochs: Vec<EpochLog>,
+    /// Whether a callback stopped training before the last epoch.
+    pub stopped_early: bool,
+}
+
+impl History {
+    /// The training loss of every epoch.
+    pub fn loss(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.loss).collect()
+    }
+    /// The validation loss of every epoch (where there was validation data).
+    pub fn val_loss(&self) -> Vec<f64> {
+        self.epochs.iter().filter_map(|e| e.val_loss).collect()
+    }
+}
+
+/// What [`crate::Model::evaluate`] measures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scores {
+    /// The compiled loss, mean over samples.
+    pub loss: f64,
+    /// Fraction of samples classified correctly, when accuracy was asked for.
+    pub accuracy: Option<f64>,
+}

@@ -1,0 +1,250 @@
+//! `fit` in parts: options and data are checked once, then epochs of batches; each batch is
+//! one forward, one backward and one update that never leaves a non-finite parameter.
+
+use std::time::Instant;
+
+use borel_autograd::{Float, Tape, Tensor};
+use borel_nn::{Forward, Module, ParamStore};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Model, correct};
+use crate::callbacks::Control;
+use crate::data::{DataLoader, Epoch, split_last};
+use crate::model::options::{EpochLog, FitError, FitOptions, History};
+
+type Pair<F> = (Tensor<F>, Tensor<F>);
+
+/// The progress shown with `verbose(1)`: a bar per epoch over its batches for few long
+/// epochs, one bar over the epochs for many short ones (Keras' feel, without a thousand bars).
+struct Progress {
+    bar: Option<ProgressBar>,
+    per_epoch: bool,
+}
+
+impl Progress {
+    fn new<F: Float>(opts: &FitOptions<F>, batches: usize) -> Self {
+        let per_epoch = opts.epochs <= FitOptions::<F>::ONE_BAR_ABOVE;
+        let bar = (opts.verbose == 1).then(|| {
+            let (len, template) = if per_epoch {
+                (
+                    batches,
+                    "Epoch {prefix} {bar:30} {pos}/{len} batches [{elapsed_precise}<{eta_precise}] {msg}",
+                )
+            } else {
+                (
+                    opts.epochs,
+                    "{bar:30} epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+                )
+            };
+            let b = ProgressBar::new(len as u64);
+            b.set_style(ProgressStyle::with_template(template).expect("valid template"));
+            b
+        });
+        Progress { bar, per_epoch }
+    }
+
+    fn epoch_start(&self, epoch: usize, epochs: usize) {
+        if let Some(b) = self.bar.as_ref().filter(|_| self.per_epoch) {
+            b.reset();
+            b.set_prefix(format!("{epoch}/{epochs}"));
+        }
+    }
+
+    fn batch_done(&self, mean_loss: f64) {
+        if let Some(b) = self.bar.as_ref().filter(|_| self.per_epoch) {
+            b.inc(1);
+            b.set_message(format!("loss {mean_loss:.4}"));
+        }
+    }
+
+    fn epoch_done(&self, log: &EpochLog, epochs: usize, verbose: u8) {
+        if verbose == 2 {
+            let v = log.val_loss.map(|v| format!(" - val_loss: {v:.4}")).unwrap_or_default();
+            println!(
+                "Epoch {}/{epochs} - {:.3}s - loss: {:.4}{v}",
+                log.epoch, log.seconds, log.loss
+            );
+        }
+        if let Some(b) = self.bar.as_ref().filter(|_| !self.per_epoch) {
+            b.inc(1);
+            b.set_message(format!("loss {:.4}", log.loss));
+        }
+    }
+}
+
+impl<F: Float, M: Module<F>> Model<F, M> {
+    /// Trains on `(x, y)` (samples along the first dim) as Keras' `fit` does: shuffled batches
+    /// each epoch, the last batch smaller when the size does not divide, a [`History`] back.
+    ///
+    /// Every step checks the loss, the gradients and the updated parameters; on a NaN or an
+    /// infinity `fit` returns the error naming the epoch, the batch and the parameter, and the
+    /// parameters are those of the last finite step.
+    pub fn fit(&mut self, x: &Tensor<F>, y: &Tensor<F>, mut opts: FitOptions<F>) -> Result<History, FitError> {
+        let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
+        self.loss.ok_or(FitError::NotCompiled)?;
+        opts.check()?;
+        let ((tx, ty), val) = self.split(x, y, &mut opts)?;
+        let n = tx.shape()[0];
+        let mut loader = DataLoader::new(&tx, &ty, opts.batch_size);
+        if opts.shuffle {
+            loader = loader.shuffle(opts.seed);
+        }
+        let progress = Progress::new(&opts, loader.len());
+        let mut plateau_scale = 1.0;
+        let mut history = History::default();
+        for epoch in 1..=opts.epochs {
+            self.set_epoch_lr(&opts, epoch, base_lr * plateau_scale);
+            let started = Instant::now();
+            progress.epoch_start(epoch, opts.epochs);
+            let (loss_sum, hits) = self.train_epoch(epoch, loader.epoch(), &opts, &progress)?;
+            let val_scores = val.as_ref().map(|(vx, vy)| self.evaluate(vx, vy)).transpose()?;
+            let log = EpochLog {
+                epoch,
+                loss: loss_sum / n as f64,
+                accuracy: self.accuracy.then(|| hits / n as f64),
+                val_loss: val_scores.map(|s| s.loss),
+                val_accuracy: val_scores.and_then(|s| s.accuracy),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            progress.epoch_done(&log, opts.epochs, opts.verbose);
+            history.epochs.push(log.clone());
+            plateau_scale *= self.observe_plateau(&mut opts, &log);
+            if self.run_callbacks(&mut opts, &log)? == Control::Stop {
+                history.stopped_early = epoch < opts.epochs;
+                break;
+            }
+        }
+        if let Some(b) = &progress.bar {
+            b.finish();
+        }
+        for c in opts.callbacks.iter_mut() {
+            c.on_train_end(&mut self.store)?;
+        }
+        Ok(history)
+    }
+
+    /// The training and validation data, both checked.
+    fn split(
+        &self,
+        x: &Tensor<F>,
+        y: &Tensor<F>,
+        opts: &mut FitOptions<F>,
+    ) -> Result<(Pair<F>, Option<Pair<F>>), FitError> {
+        self.check_pair(x, y)?;
+        match opts.validation_data.take() {
+            Some((vx, vy)) => {
+                self.check_pair(&vx, &vy)?;
+                Ok(((x.clone(), y.clone()), Some((vx, vy))))
+            }
+            None if opts.validation_split > 0.0 => {
+                let (t, v) = split_last(x, y, opts.validation_split);
+                if t.0.shape()[0] == 0 {
+                    return Err(FitError::Empty(" after taking the validation split"));
+                }
+                Ok((t, Some(v)))
+            }
+            None => Ok(((x.clone(), y.clone()), None)),
+        }
+    }
+
+    /// At the start of an epoch: the schedule's rate for it (from the rate `fit` began with),
+    /// times what reduce-on-plateau has taken off so far.
+    fn set_epoch_lr(&mut self, opts: &FitOptions<F>, epoch: usize, scaled_base: f64) {
+        if let (Some(s), Some(opt)) = (&opts.schedule, self.optimizer.as_mut()) {
+            opt.set_learning_rate(s.lr(epoch - 1, scaled_base));
+        }
+    }
+
+    /// At the end of an epoch: lets reduce-on-plateau lower the rate now; returns the factor
+    /// it applied (1 when it did nothing), which later epochs' schedule keeps applying.
+    fn observe_plateau(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> f64 {
+        let (Some(r), Some(opt)) = (opts.reduce_on_plateau.as_mut(), self.optimizer.as_mut()) else {
+            return 1.0;
+        };
+        let lr = opt.learning_rate();
+        let new = r.observe(log.val_loss.unwrap_or(log.loss), lr);
+        opt.set_learning_rate(new);
+        if lr > 0.0 { new / lr } else { 1.0 }
+    }
+
+    fn run_callbacks(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> Result<Control, FitError> {
+        let mut control = Control::Continue;
+        for c in opts.callbacks.iter_mut() {
+            if c.on_epoch_end(log, &mut self.store)? == Control::Stop {
+                control = Control::Stop;
+            }
+        }
+        Ok(control)
+    }
+
+    /// One pass over an epoch's batches: the summed loss (weighted by batch size) and the
+    /// number of correctly classified samples.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        batches: Epoch<'_, '_, F>,
+        opts: &FitOptions<F>,
+        progress: &Progress,
+    ) -> Result<(f64, f64), FitError> {
+        let count = batches.len();
+        let mut tape = Tape::new();
+        let (mut loss_sum, mut hits, mut seen) = (0.0, 0.0, 0);
+        for (bi, batch) in batches.enumerate() {
+            let rows = batch.0.shape()[0];
+            let dropout_seed = opts.seed.wrapping_add((epoch * count + bi) as u64);
+            let (loss, correct) = self.train_batch(&mut tape, batch, dropout_seed, (epoch, bi + 1))?;
+            loss_sum += loss * rows as f64;
+            hits += correct;
+            seen += rows;
+            progress.batch_done(loss_sum / seen as f64);
+        }
+        Ok((loss_sum, hits))
+    }
+
+    /// One step on one batch: forward, loss, gradients, update. Returns the batch's loss and
+    /// its correctly classified samples (0 unless accuracy is tracked).
+    fn train_batch(
+        &mut self,
+        tape: &mut Tape<F>,
+        (xb, yb): Pair<F>,
+        dropout_seed: u64,
+        (epoch, batch): (usize, usize),
+    ) -> Result<(f64, f64), FitError> {
+        let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
+        let (loss, hits, grads) = {
+            let fw = Forward::train(tape, &self.store).seed(dropout_seed);
+            let pred = self.module.forward(&fw, tape.constant(xb));
+            let hits = if self.accuracy {
+                correct(loss_fn, &pred.value(), &yb)
+            } else {
+                0.0
+            };
+            let l = loss_fn.of(pred, tape.constant(yb));
+            let loss = l.item().to_f64();
+            if !loss.is_finite() {
+                return Err(FitError::NonFiniteLoss { epoch, batch, loss });
+            }
+            (loss, hits, fw.backward(l))
+        };
+        tape.reset();
+        let non_finite = |store: &ParamStore<F>, what, id| FitError::NonFiniteParam {
+            what,
+            param: store.name(id).to_string(),
+            epoch,
+            batch,
+        };
+        if let Some(id) = grads.first_non_finite() {
+            return Err(non_finite(&self.store, "gradient", id));
+        }
+        let before = self.store.snapshot();
+        let opt = self.optimizer.as_mut().ok_or(FitError::NotCompiled)?;
+        opt.update(&mut self.store, &grads);
+        let bad = self.store.iter().find(|(_, _, v)| !v.all_finite()).map(|(id, _, _)| id);
+        if let Some(id) = bad {
+            let err = non_finite(&self.store, "value", id);
+            self.store.restore(&before);
+            return Err(err);
+        }
+        Ok((loss, hits))
+    }
+}
