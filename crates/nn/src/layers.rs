@@ -49,26 +49,48 @@ pub trait Module<F: Float> {
     }
 }
 
-/// A layer of a [`crate::Sequential`]: what `summary()` shows of it.
-pub trait Layer<F: Float>: Module<F> + Send + Sync {
-    /// The layer's name (`dense`, `dense_1`, ...).
-    fn name(&self) -> &str;
-    /// The layer's type (`Dense`, `Dropout`, ...).
+/// A layer of a [`crate::Sequential`] (Keras' `Layer`): its configuration, built into a
+/// [`Module`] once its input size is known. Implement it to put your own layer in a
+/// `Sequential`; use [`Module`] alone for forward code in your own structs.
+///
+/// ```
+/// use borel_autograd::{Float, ParamStore, Var};
+/// use borel_nn::{Dense, Forward, Layer, Module, ParamBuilder, Sequential};
+/// /// Doubles its input: no parameters, same width out.
+/// #[derive(Clone)]
+/// struct Double;
+/// impl<F: Float> Module<F> for Double {
+///     fn forward<'t>(&self, _fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+///         x * F::from_f64(2.0)
+///     }
+/// }
+/// impl<F: Float> Layer<F> for Double {
+///     fn kind(&self) -> &'static str {
+///         "Double"
+///     }
+///     fn out_features(&self, n: usize) -> usize {
+///         n
+///     }
+///     fn build_module(&self, _b: &mut ParamBuilder<'_, F>, _n: usize) -> Box<dyn Module<F> + Send + Sync> {
+///         Box::new(self.clone())
+///     }
+/// }
+/// let mut store = ParamStore::<f32>::new();
+/// let net = Sequential::new().add(Dense::new(3).input_dim(2)).add(Double).build(&mut store, 0);
+/// assert!(net.summary(&store).contains("double (Double)"));
+/// ```
+pub trait Layer<F: Float> {
+    /// The layer's type, as `summary()` shows it (`Dense`, `Dropout`); its lower-case form
+    /// names the layers (`dense`, `dense_1`).
     fn kind(&self) -> &'static str;
-    /// The number of features out, given the number in.
-    fn out_features(&self, in_features: usize) -> usize;
-}
-
-/// A layer's configuration, built into a [`Layer`] once its input size is known.
-pub trait LayerSpec<F: Float> {
-    /// The name stem Keras gives this kind of layer (`dense`, `dropout`).
-    fn stem(&self) -> &'static str;
-    /// The input size, if the spec fixes it.
+    /// The input size, if the configuration fixes it (Keras' `input_dim`).
     fn input_dim(&self) -> Option<usize> {
         None
     }
-    /// Registers the parameters under `b` (already prefixed) and returns the layer.
-    fn build_layer(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>>;
+    /// The number of features out, given the number in.
+    fn out_features(&self, in_features: usize) -> usize;
+    /// Registers the parameters under `b` (already prefixed) and returns the built module.
+    fn build_module(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> Box<dyn Module<F> + Send + Sync>;
 }
 
 /// A densely connected layer, `activation(x W + b)`, with Keras' semantics and defaults:
@@ -136,19 +158,17 @@ impl Dense {
 
     /// Builds the layer with parameters `name.kernel` and `name.bias` under `b`.
     pub fn build<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
-        self.build_here(&mut b.sub(name), name, in_features)
+        self.build_here(&mut b.sub(name), in_features)
     }
 
     /// Builds the layer with parameters `kernel` and `bias` directly under `b`'s prefix.
-    fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+    fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> DenseLayer {
         let kernel = b.param("kernel", &[in_features, self.units], self.kernel_init);
         let bias = self.use_bias.then(|| b.param("bias", &[self.units], self.bias_init));
         DenseLayer {
-            name: name.to_string(),
             kernel,
             bias,
             activation: self.activation,
-            units: self.units,
         }
     }
 }
@@ -156,11 +176,9 @@ impl Dense {
 /// A built [`Dense`] layer.
 #[derive(Clone, Debug)]
 pub struct DenseLayer {
-    name: String,
     kernel: ParamId,
     bias: Option<ParamId>,
     activation: Activation,
-    units: usize,
 }
 
 impl DenseLayer {
@@ -192,27 +210,18 @@ impl<F: Float> Module<F> for DenseLayer {
     }
 }
 
-impl<F: Float> Layer<F> for DenseLayer {
-    fn name(&self) -> &str {
-        &self.name
-    }
+impl<F: Float> Layer<F> for Dense {
     fn kind(&self) -> &'static str {
         "Dense"
-    }
-    fn out_features(&self, _in_features: usize) -> usize {
-        self.units
-    }
-}
-
-impl<F: Float> LayerSpec<F> for Dense {
-    fn stem(&self) -> &'static str {
-        "dense"
     }
     fn input_dim(&self) -> Option<usize> {
         self.input_dim
     }
-    fn build_layer(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> Box<dyn Layer<F>> {
-        Box::new(self.build_here(b, name, in_features))
+    fn out_features(&self, _in_features: usize) -> usize {
+        self.units
+    }
+    fn build_module(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> Box<dyn Module<F> + Send + Sync> {
+        Box::new(self.build_here(b, in_features))
     }
 }
 
@@ -235,7 +244,6 @@ impl<F: Float> LayerSpec<F> for Dense {
 #[derive(Clone, Debug)]
 pub struct Dropout {
     rate: f64,
-    name: String,
 }
 
 impl Dropout {
@@ -243,10 +251,7 @@ impl Dropout {
     #[track_caller]
     pub fn new(rate: f64) -> Self {
         assert!((0.0..1.0).contains(&rate), "Dropout: rate {rate} is outside [0, 1)");
-        Dropout {
-            rate,
-            name: "dropout".into(),
-        }
+        Dropout { rate }
     }
 }
 
@@ -271,26 +276,14 @@ impl<F: Float> Module<F> for Dropout {
 }
 
 impl<F: Float> Layer<F> for Dropout {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn kind(&self) -> &'static str {
         "Dropout"
     }
     fn out_features(&self, in_features: usize) -> usize {
         in_features
     }
-}
-
-impl<F: Float> LayerSpec<F> for Dropout {
-    fn stem(&self) -> &'static str {
-        "dropout"
-    }
-    fn build_layer(&self, _b: &mut ParamBuilder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
-        Box::new(Dropout {
-            rate: self.rate,
-            name: name.to_string(),
-        })
+    fn build_module(&self, _b: &mut ParamBuilder<'_, F>, _in: usize) -> Box<dyn Module<F> + Send + Sync> {
+        Box::new(self.clone())
     }
 }
 
@@ -298,16 +291,12 @@ impl<F: Float> LayerSpec<F> for Dropout {
 #[derive(Clone, Debug)]
 pub struct ActivationLayer {
     activation: Activation,
-    name: String,
 }
 
 impl ActivationLayer {
     /// The layer applying `a`.
     pub fn new(a: impl Into<Activation>) -> Self {
-        ActivationLayer {
-            activation: a.into(),
-            name: "activation".into(),
-        }
+        ActivationLayer { activation: a.into() }
     }
 }
 
@@ -318,25 +307,13 @@ impl<F: Float> Module<F> for ActivationLayer {
 }
 
 impl<F: Float> Layer<F> for ActivationLayer {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn kind(&self) -> &'static str {
         "Activation"
     }
     fn out_features(&self, in_features: usize) -> usize {
         in_features
     }
-}
-
-impl<F: Float> LayerSpec<F> for ActivationLayer {
-    fn stem(&self) -> &'static str {
-        "activation"
-    }
-    fn build_layer(&self, _b: &mut ParamBuilder<'_, F>, name: &str, _in: usize) -> Box<dyn Layer<F>> {
-        Box::new(ActivationLayer {
-            activation: self.activation,
-            name: name.to_string(),
-        })
+    fn build_module(&self, _b: &mut ParamBuilder<'_, F>, _in: usize) -> Box<dyn Module<F> + Send + Sync> {
+        Box::new(self.clone())
     }
 }

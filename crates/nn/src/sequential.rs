@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use borel_autograd::{Float, Var};
 
-use crate::layers::{Layer, LayerSpec, Module};
+use crate::layers::{Layer, Module};
 use crate::param::{Forward, ParamBuilder};
 use borel_autograd::{ParamId, ParamStore};
 
@@ -24,13 +24,21 @@ use borel_autograd::{ParamId, ParamStore};
 /// assert!(model.summary(&store).contains("Total params: 501"));
 /// ```
 pub struct SequentialBuilder<F: Float> {
-    specs: Vec<Box<dyn LayerSpec<F>>>,
+    specs: Vec<Box<dyn Layer<F>>>,
     name: String,
+}
+
+/// One built layer: its module and what `summary()` shows of it.
+struct Built<F: Float> {
+    name: String,
+    kind: &'static str,
+    out_features: usize,
+    module: Box<dyn Module<F> + Send + Sync>,
 }
 
 /// A built stack of layers.
 pub struct Sequential<F: Float> {
-    layers: Vec<Box<dyn Layer<F>>>,
+    layers: Vec<Built<F>>,
     input_dim: usize,
     name: String,
 }
@@ -45,9 +53,9 @@ impl<F: Float> Sequential<F> {
         }
     }
 
-    /// The layers.
-    pub fn layers(&self) -> &[Box<dyn Layer<F>>] {
-        &self.layers
+    /// The layers' names (`dense`, `dense_1`, ...), in order.
+    pub fn layer_names(&self) -> Vec<&str> {
+        self.layers.iter().map(|l| l.name.as_str()).collect()
     }
 
     /// Features per sample going in.
@@ -57,7 +65,7 @@ impl<F: Float> Sequential<F> {
 
     /// Features per sample coming out.
     pub fn output_dim(&self) -> usize {
-        self.layers.iter().fold(self.input_dim, |n, l| l.out_features(n))
+        self.layers.last().map_or(self.input_dim, |l| l.out_features)
     }
 
     /// The table Keras' `model.summary()` prints: layer name and type, output shape, parameter
@@ -84,13 +92,11 @@ impl<F: Float> Sequential<F> {
         out += &bar("┏", "┳", "┓", "━");
         out += &row("Layer (type)", "Output Shape", "Param #", "┃");
         out += &bar("┡", "╇", "┩", "━");
-        let mut n = self.input_dim;
         for (i, l) in self.layers.iter().enumerate() {
-            n = l.out_features(n);
-            let count: usize = l.params().iter().map(|&p| store.get(p).numel()).sum();
+            let count: usize = l.module.params().iter().map(|&p| store.get(p).numel()).sum();
             out += &row(
-                &format!("{} ({})", l.name(), l.kind()),
-                &format!("(None, {n})"),
+                &format!("{} ({})", l.name, l.kind),
+                &format!("(None, {})", l.out_features),
                 &thousands(count),
                 "│",
             );
@@ -138,7 +144,7 @@ fn size(bytes: usize) -> String {
 impl<F: Float> SequentialBuilder<F> {
     /// Appends a layer (Keras' `model.add`).
     #[allow(clippy::should_implement_trait)]
-    pub fn add(mut self, spec: impl LayerSpec<F> + 'static) -> Self {
+    pub fn add(mut self, spec: impl Layer<F> + 'static) -> Self {
         self.specs.push(Box::new(spec));
         self
     }
@@ -166,16 +172,18 @@ impl<F: Float> SequentialBuilder<F> {
         let mut n = input_dim;
         let mut layers = Vec::with_capacity(self.specs.len());
         for (i, spec) in self.specs.iter().enumerate() {
-            let c = counts.entry(spec.stem()).or_insert(0);
-            let name = if *c == 0 {
-                spec.stem().to_string()
-            } else {
-                format!("{}_{c}", spec.stem())
-            };
+            let c = counts.entry(spec.kind()).or_insert(0);
+            let stem = spec.kind().to_lowercase();
+            let name = if *c == 0 { stem } else { format!("{stem}_{c}") };
             *c += 1;
-            let layer = spec.build_layer(&mut b.sub(&i.to_string()), &name, n);
-            n = layer.out_features(n);
-            layers.push(layer);
+            let module = spec.build_module(&mut b.sub(&i.to_string()), n);
+            n = spec.out_features(n);
+            layers.push(Built {
+                name,
+                kind: spec.kind(),
+                out_features: n,
+                module,
+            });
         }
         Sequential {
             layers,
@@ -187,7 +195,7 @@ impl<F: Float> SequentialBuilder<F> {
 
 impl<F: Float> Module<F> for Sequential<F> {
     fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
-        self.layers.iter().fold(x, |h, l| l.forward(fw, h))
+        self.layers.iter().fold(x, |h, l| l.module.forward(fw, h))
     }
 
     fn input_features(&self) -> Option<usize> {
@@ -195,6 +203,6 @@ impl<F: Float> Module<F> for Sequential<F> {
     }
 
     fn params(&self) -> Vec<ParamId> {
-        self.layers.iter().flat_map(|l| l.params()).collect()
+        self.layers.iter().flat_map(|l| l.module.params()).collect()
     }
 }
