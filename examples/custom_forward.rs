@@ -54,7 +54,7 @@ fn train(steps: usize) -> (f64, f64) {
         let tape = Tape::new();
         let fw = Forward::train(&tape, &store);
         let pred = model.forward(&fw, tape.constant(x.clone()));
-        let loss = Loss::Mse.of(pred, tape.constant(y.clone()));
+        let loss = Loss::Mse.of(pred, &y);
         losses.push(loss.item() as f64);
         let grads = fw.backward(loss);
         opt.update(&mut store, &grads);

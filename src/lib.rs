@@ -42,14 +42,17 @@ pub use rand;
 /// The names most programs use.
 pub mod prelude {
     pub use crate::callbacks::{Checkpoint, Control, EarlyStopping, EpochEnd, Monitor};
+    pub use crate::data::{DataLoader, GlobalStandardizer};
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
     pub use borel_autograd::{GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, gradcheck, gradgradcheck};
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
-        Activation, Dense, DenseLayer, Dropout, Forward, Init, Loss, Module, ParamBuilder, ParamStore, Sequential,
+        Activation, Dense, DenseLayer, Dropout, Forward, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
+        Sequential, WeightFile,
     };
     pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
-    pub use rand;
+    pub use rand::rngs::StdRng;
+    pub use rand::{self, RngExt, SeedableRng};
 }
 
 /// The README's code, compiled and run as a doc test so it cannot drift from the API.

@@ -139,8 +139,9 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         self
     }
 
-    /// The metrics `fit` and `evaluate` report besides the loss. Accuracy needs a
-    /// classification loss (binary, categorical or sparse categorical cross-entropy).
+    /// The metrics `fit` and `evaluate` report besides the loss; call it after
+    /// [`Model::compile`]. Accuracy needs a classification loss (binary, categorical or sparse
+    /// categorical cross-entropy): otherwise, or before `compile`, it is an error.
     pub fn metrics(&mut self, metrics: &[Metric]) -> Result<&mut Self, FitError> {
         let wants = metrics.contains(&Metric::Accuracy);
         let classifies = matches!(

@@ -149,7 +149,8 @@ impl<F: Float> FitOptions<F> {
         self.shuffle = on;
         self
     }
-    /// Seed of the shuffling and of dropout (default 0).
+    /// Seed of the shuffling and of dropout (default 0): the batches are exactly those of
+    /// `DataLoader::new(&x, &y, batch_size).shuffle(seed)`, epoch after epoch.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -207,7 +208,8 @@ impl<F: Float> FitOptions<F> {
 pub struct EpochLog {
     /// 1-based epoch.
     pub epoch: usize,
-    /// Mean training loss over the epoch's samples (batch losses weighted by batch size).
+    /// Mean training loss over the epoch's samples: the sum over batches of (batch mean loss
+    /// x batch size), in f64, divided by the number of samples.
     pub loss: f64,
     /// Fraction of training samples classified correctly, when accuracy was asked for.
     pub accuracy: Option<f64>,

@@ -76,6 +76,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// Trains on `(x, y)` (samples along the first dim) as Keras' `fit` does: shuffled batches
     /// each epoch, the last batch smaller when the size does not divide, a [`History`] back.
     ///
+    /// Each batch is one step of the loop a user writes by hand: a tape,
+    /// `Forward::train(&tape, &store)` (dropout seeded per batch), the compiled loss with mean
+    /// reduction, `Forward::backward`, `Optimizer::update`; so a hand-written loop over the
+    /// same `DataLoader` reproduces `fit` bit for bit.
+    ///
     /// Every step checks the loss, the gradients and the updated parameters; on a NaN or an
     /// infinity `fit` returns the error naming the epoch, the batch and the parameter, and the
     /// parameters are those of the last finite step.

@@ -43,7 +43,7 @@ pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
 pub use init::Init;
 pub use layers::{ActivationLayer, Dense, DenseLayer, Dropout, Layer, Module};
-pub use loss::{LabelError, Loss, Reduction, UnknownLoss, class_labels};
+pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
 pub use param::{Forward, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
 pub use weights::{Layout, WeightFile};

@@ -64,9 +64,9 @@ fn reduce<'t, F: Float>(x: Var<'t, F>, r: Reduction) -> Var<'t, F> {
 ///
 /// let tape = Tape::<f64>::new();
 /// let p = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2, 1]));
-/// let y = tape.constant(Tensor::from_vec(vec![0.0, 4.0], &[2, 1]));
-/// assert_eq!(Loss::Mse.of(p, y).item(), 2.5);
-/// assert_eq!(Loss::Mae.compute(p, y, Reduction::Sum).item(), 3.0);
+/// let y = Tensor::from_vec(vec![0.0, 4.0], &[2, 1]);
+/// assert_eq!(Loss::Mse.of(p, &y).item(), 2.5); // a tensor of targets, or a var
+/// assert_eq!(Loss::Mae.compute(p, tape.constant(y), Reduction::Sum).item(), 3.0);
 ///
 /// // Two rows of logits over three classes, and the class of each row.
 /// let z = tape.var(Tensor::from_vec(vec![0.0, 0.0, 0.0, 5.0, 0.0, 0.0], &[2, 3]));
@@ -97,17 +97,44 @@ pub enum Loss {
     SparseCategoricalCrossEntropy,
 }
 
+/// What a loss compares its prediction with: a [`Var`] on the prediction's tape, or a
+/// [`Tensor`] (`&y` or `y`), which the loss places on that tape as a constant.
+pub trait Target<'t, F: Float> {
+    /// The target as a var on `pred`'s tape.
+    fn on_tape_of(self, pred: Var<'t, F>) -> Var<'t, F>;
+}
+
+impl<'t, F: Float> Target<'t, F> for Var<'t, F> {
+    fn on_tape_of(self, _pred: Var<'t, F>) -> Var<'t, F> {
+        self
+    }
+}
+
+impl<'t, F: Float> Target<'t, F> for &Tensor<F> {
+    fn on_tape_of(self, pred: Var<'t, F>) -> Var<'t, F> {
+        pred.tape().constant(self.clone())
+    }
+}
+
+impl<'t, F: Float> Target<'t, F> for Tensor<F> {
+    fn on_tape_of(self, pred: Var<'t, F>) -> Var<'t, F> {
+        pred.tape().constant(self)
+    }
+}
+
 impl Loss {
-    /// The mean loss of `pred` against `target`; panics when their shapes do not fit.
+    /// The mean loss of `pred` against `target` (a var, or a tensor of targets); panics when
+    /// their shapes do not fit.
     #[track_caller]
-    pub fn of<'t, F: Float>(self, pred: Var<'t, F>, target: Var<'t, F>) -> Var<'t, F> {
+    pub fn of<'t, F: Float>(self, pred: Var<'t, F>, target: impl Target<'t, F>) -> Var<'t, F> {
         self.compute(pred, target, Reduction::Mean)
     }
 
     /// The loss of `pred` against `target`, reduced as asked; panics when their shapes do not
     /// fit.
     #[track_caller]
-    pub fn compute<'t, F: Float>(self, pred: Var<'t, F>, target: Var<'t, F>, r: Reduction) -> Var<'t, F> {
+    pub fn compute<'t, F: Float>(self, pred: Var<'t, F>, target: impl Target<'t, F>, r: Reduction) -> Var<'t, F> {
+        let target = target.on_tape_of(pred);
         match self {
             Loss::Mse => mse(pred, target, r),
             Loss::Mae => mae(pred, target, r),
