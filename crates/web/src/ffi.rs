@@ -10,7 +10,7 @@ use std::cell::RefCell;
 
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{Config, OptKind};
 use crate::target::Target;
 use crate::trainer::{TrainError, Trainer};
 
@@ -66,9 +66,28 @@ pub fn setup(config: &str, grid: usize) -> Result<Value, Value> {
         "grid": grid,
         "target": t.target_grid(grid),
         "batchesPerEpoch": c.samples.div_ceil(c.batch.min(c.samples)),
+        "config": config_json(&c),
     });
     RUN.with(|r| *r.borrow_mut() = Some(t));
     Ok(info)
+}
+
+/// The config as the page's controls show it.
+fn config_json(c: &Config) -> Value {
+    let optimizer = match c.optimizer {
+        OptKind::RmsProp => "rmsprop",
+        OptKind::Adam => "adam",
+        OptKind::Sgd => "sgd",
+    };
+    let layers: Vec<Value> = c
+        .hidden
+        .iter()
+        .map(|l| json!({ "units": l.units, "activation": l.activation.name() }))
+        .collect();
+    json!({
+        "target": c.target, "samples": c.samples, "noise": c.noise, "layers": layers,
+        "optimizer": optimizer, "lr": c.lr, "batch": c.batch, "seed": c.seed,
+    })
 }
 
 /// Whether `text` parses as a target; the error to show when not.
@@ -243,6 +262,14 @@ mod tests {
             (Some(501), Some(4))
         );
         assert_eq!(info["target"].as_array().unwrap().len(), 36);
+        assert_eq!(
+            info["config"]["layers"][1],
+            json!({"units": 20, "activation": "sigmoid"})
+        );
+        assert_eq!(
+            (&info["config"]["optimizer"], &info["config"]["samples"]),
+            (&json!("rmsprop"), &json!(200))
+        );
         assert_eq!(borel_train(0, 3), 0);
         assert_eq!(borel_train(2, 0), 0);
         assert_eq!(borel_report(6, 1, 5), 0);

@@ -17,8 +17,12 @@ trait SerialChunks<T> {
 }
 #[cfg(not(feature = "parallel"))]
 impl<T> SerialChunks<T> for [T] {
-    fn par_chunks(&self, n: usize) -> std::slice::Chunks<'_, T> { self.chunks(n) }
-    fn par_chunks_mut(&mut self, n: usize) -> std::slice::ChunksMut<'_, T> { self.chunks_mut(n) }
+    fn par_chunks(&self, n: usize) -> std::slice::Chunks<'_, T> {
+        self.chunks(n)
+    }
+    fn par_chunks_mut(&mut self, n: usize) -> std::slice::ChunksMut<'_, T> {
+        self.chunks_mut(n)
+    }
 }
 
 use crate::float::Float;
