@@ -7,7 +7,23 @@ use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
+/// Without the `parallel` feature (WebAssembly) the `par_` calls below run as plain chunks.
+#[cfg(not(feature = "parallel"))]
+trait SerialChunks<T> {
+    fn par_chunks(&self, n: usize) -> std::slice::Chunks<'_, T>;
+    fn par_chunks_mut(&mut self, n: usize) -> std::slice::ChunksMut<'_, T>;
+}
+#[cfg(not(feature = "parallel"))]
+impl<T> SerialChunks<T> for [T] {
+    fn par_chunks(&self, n: usize) -> std::slice::Chunks<'_, T> {
+        self.chunks(n)
+    }
+    fn par_chunks_mut(&mut self, n: usize) -> std::slice::ChunksMut<'_, T> {
+        self.chunks_mut(n)
+    }
+}
 
 use crate::float::Float;
 use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
