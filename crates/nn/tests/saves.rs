@@ -73,7 +73,10 @@ fn threads_saving_to_one_path_all_succeed_and_readers_never_see_a_partial_file()
         readers.into_iter().map(|r| r.join().unwrap()).sum::<usize>()
     });
     assert!(loads > 0, "the readers never ran");
-    eprintln!("{} concurrent saves all succeeded; {loads} concurrent loads all whole", 8 * 15);
+    eprintln!(
+        "{} concurrent saves all succeeded; {loads} concurrent loads all whole",
+        8 * 15
+    );
     assert_eq!(leftovers(&dir, "w.safetensors"), Vec::<String>::new());
     std::fs::remove_dir_all(&dir).unwrap();
 }
