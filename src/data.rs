@@ -226,6 +226,20 @@ pub enum CsvError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A line is not valid UTF-8 (a Latin-1 or binary file).
+    #[error("{path}:{line}:{column}: invalid UTF-8 (byte 0x{byte:02x} at byte {offset} of the line)")]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (field) holding the bad byte.
+        column: usize,
+        /// 1-based byte offset of the bad byte within the line.
+        offset: usize,
+        /// The first byte that is not UTF-8.
+        byte: u8,
+    },
     /// A field is not a number.
     #[error("{path}:{line}:{column}: '{value}' is not a number")]
     BadValue {
@@ -237,6 +251,33 @@ pub enum CsvError {
         column: usize,
         /// The field as written.
         value: String,
+    },
+    /// A number is infinite, or too large for the element type (`1e39` as `f32`).
+    #[error("{path}:{line}:{column}: '{value}' is out of the finite range of {dtype}")]
+    OutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The field as written.
+        value: String,
+        /// The element type (`"f32"` or `"f64"`).
+        dtype: &'static str,
+    },
+    /// A requested column index is beyond the first line of the file (the header, or the
+    /// first data row without one).
+    #[error("{path}:{line}: column index {index} does not exist: the line has {found} fields")]
+    NoSuchColumn {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line the indices were checked against.
+        line: usize,
+        /// The 0-based index asked for.
+        index: usize,
+        /// Fields on that line.
+        found: usize,
     },
     /// A line has too few fields.
     #[error("{path}:{line}: {found} fields, expected at least {expected}")]
@@ -258,9 +299,12 @@ pub enum CsvError {
     },
 }
 
-/// Loads `(x, y)` from a comma-separated file: `x_cols` and `y_cols` are 0-based column
-/// indices; with `header` the first line is skipped. Blank lines are ignored. Errors name the
-/// line and column of the first bad value.
+/// Loads `(x, y)` from a comma-separated UTF-8 file (a leading byte-order mark is skipped):
+/// `x_cols` and `y_cols` are 0-based column indices; with `header` the first line is
+/// skipped. Blank lines are ignored. Values are parsed and range-checked in `F`: NaN, `inf`
+/// and numbers beyond `F`'s finite range (`1e39` as `f32`) are errors. Errors name the line,
+/// and the column where there is one, of the first problem; a column index beyond the first
+/// line is [`CsvError::NoSuchColumn`].
 ///
 /// ```
 /// let path = std::env::temp_dir().join("borel_doc.csv");
@@ -270,6 +314,9 @@ pub enum CsvError {
 /// std::fs::write(&path, "1,2,3\n4,x,6\n").unwrap();
 /// let err = borel::data::load_csv::<f32>(&path, &[0, 1], &[2], false).unwrap_err();
 /// assert!(err.to_string().ends_with(":2:2: 'x' is not a number"));
+/// std::fs::write(&path, "1,2,3\n4,1e39,6\n").unwrap();
+/// let err = borel::data::load_csv::<f32>(&path, &[0, 1], &[2], false).unwrap_err();
+/// assert!(err.to_string().ends_with(":2:2: '1e39' is out of the finite range of f32"));
 /// ```
 pub fn load_csv<F: Float>(
     path: impl AsRef<Path>,
@@ -278,17 +325,26 @@ pub fn load_csv<F: Float>(
     header: bool,
 ) -> Result<(Tensor<F>, Tensor<F>), CsvError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| CsvError::Io {
+    let bytes = std::fs::read(path).map_err(|source| CsvError::Io {
         path: path.into(),
         source,
     })?;
-    let need = x_cols.iter().chain(y_cols).max().map_or(0, |m| m + 1);
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let (mut xs, mut ys, mut rows) = (Vec::new(), Vec::new(), 0);
-    for (i, line) in text.lines().enumerate().skip(usize::from(header)) {
+    let mut need = None;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = csv_line(raw, path, i + 1)?;
         if line.trim().is_empty() {
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let need = match need {
+            Some(n) => n,
+            None => *need.insert(columns_needed(x_cols, y_cols, fields.len(), path, i + 1)?),
+        };
+        if header && i == 0 {
+            continue;
+        }
         if fields.len() < need {
             return Err(CsvError::ShortLine {
                 path: path.into(),
@@ -297,24 +353,11 @@ pub fn load_csv<F: Float>(
                 expected: need,
             });
         }
-        let parse = |c: usize| {
-            fields[c]
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(F::from_f64)
-                .ok_or_else(|| CsvError::BadValue {
-                    path: path.into(),
-                    line: i + 1,
-                    column: c + 1,
-                    value: fields[c].to_string(),
-                })
-        };
         for &c in x_cols {
-            xs.push(parse(c)?);
+            xs.push(csv_value::<F>(fields[c], path, i + 1, c + 1)?);
         }
         for &c in y_cols {
-            ys.push(parse(c)?);
+            ys.push(csv_value::<F>(fields[c], path, i + 1, c + 1)?);
         }
         rows += 1;
     }
@@ -325,6 +368,71 @@ pub fn load_csv<F: Float>(
         Tensor::from_vec(xs, &[rows, x_cols.len()]),
         Tensor::from_vec(ys, &[rows, y_cols.len()]),
     ))
+}
+
+/// Line `line` (1-based) as text, without its `\r`, or the position of its first byte that
+/// is not UTF-8.
+fn csv_line<'b>(raw: &'b [u8], path: &Path, line: usize) -> Result<&'b str, CsvError> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    std::str::from_utf8(raw).map_err(|e| {
+        let at = e.valid_up_to();
+        CsvError::Encoding {
+            path: path.into(),
+            line,
+            column: 1 + raw[..at].iter().filter(|&&b| b == b',').count(),
+            offset: at + 1,
+            byte: raw[at],
+        }
+    })
+}
+
+/// The number of fields a row needs, once every column index is checked against the
+/// `found` fields of the file's first line (so that no index, not even `usize::MAX`, can
+/// overflow or index past a row).
+fn columns_needed(
+    x_cols: &[usize],
+    y_cols: &[usize],
+    found: usize,
+    path: &Path,
+    line: usize,
+) -> Result<usize, CsvError> {
+    match x_cols.iter().chain(y_cols).copied().max() {
+        Some(index) if index >= found => Err(CsvError::NoSuchColumn {
+            path: path.into(),
+            line,
+            index,
+            found,
+        }),
+        max => Ok(max.map_or(0, |m| m + 1)),
+    }
+}
+
+/// One field as an `F`: a number whose value rounded to `F` is finite.
+fn csv_value<F: Float>(field: &str, path: &Path, line: usize, column: usize) -> Result<F, CsvError> {
+    let value = || field.to_string();
+    let v = field
+        .parse::<f64>()
+        .ok()
+        .filter(|v| !v.is_nan())
+        .ok_or_else(|| CsvError::BadValue {
+            path: path.into(),
+            line,
+            column,
+            value: value(),
+        })?;
+    // narrowed first: `1e39` is a finite f64 but an infinite f32
+    let v = F::from_f64(v);
+    if v.is_finite_() {
+        Ok(v)
+    } else {
+        Err(CsvError::OutOfRange {
+            path: path.into(),
+            line,
+            column,
+            value: value(),
+            dtype: F::NAME,
+        })
+    }
 }
 
 #[cfg(test)]

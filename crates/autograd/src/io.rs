@@ -7,6 +7,10 @@
 //! the header against the file's size before reading any tensor data, so a file that is not
 //! what it claims costs a few bytes of reading, not its whole size in memory.
 //!
+//! A process killed while saving (SIGKILL, power loss) cannot remove its temporary file;
+//! the next successful save to the same path removes such files once they have not been
+//! modified for 15 minutes, so orphans do not pile up across crashes.
+//!
 //! ```
 //! use borel_autograd::Tensor;
 //! use borel_autograd::io::{read_tensors, write_tensors};
@@ -218,9 +222,11 @@ pub fn write_tensors<F: Float>(
     write_atomically(path, &encode(tensors, meta))
 }
 
-/// Writes `bytes` to a uniquely named temporary file beside `path`, flushes it to disk,
-/// renames it over `path` and syncs the directory. On any error the temporary file is
-/// removed and `path` is untouched.
+/// Writes `bytes` to a uniquely named temporary file beside `path` (`.{name}.XXXXXX.tmp`),
+/// flushes it to disk, renames it over `path` and syncs the directory. On any error the
+/// temporary file is removed and `path` is untouched. After a successful save, temporary
+/// files of earlier saves to `path` that were killed (unmodified for 15 minutes) are
+/// removed.
 ///
 /// ```
 /// let path = std::env::temp_dir().join("borel_doc_atomic.txt");
@@ -242,13 +248,51 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     );
     let mut tmp = tempfile::Builder::new()
         .prefix(&prefix)
+        .rand_bytes(TEMP_RAND_LEN)
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    sync_dir(dir).map_err(io)
+    sync_dir(dir).map_err(io)?;
+    remove_stale_temps(dir, &prefix);
+    Ok(())
+}
+
+/// The length of the random part of a temporary file's name.
+const TEMP_RAND_LEN: usize = 6;
+
+/// How long a temporary file must be left untouched before a save takes it for the orphan
+/// of a killed save. A live save writes to its file from its start and renames it right
+/// after the fsync, so only a save stalled for this long (suspended mid-save) could lose
+/// its file, and it would then fail with an error, never corrupt the target.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes the orphaned temporary files of saves to the target named by `prefix`
+/// (`.{name}.`): regular files named `{prefix}XXXXXX.tmp` and unmodified for
+/// [`STALE_AFTER`]. Best effort: an error here never fails the save that has succeeded.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix)?.strip_suffix(".tmp"))
+            .is_some_and(|r| r.len() == TEMP_RAND_LEN && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+        // `DirEntry::metadata` does not follow symbolic links: only our own regular files
+        let stale = || {
+            entry.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.modified()
+                        .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER))
+            })
+        };
+        if ours && stale() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes a rename in `dir` durable (a no-op where directories cannot be opened as files).

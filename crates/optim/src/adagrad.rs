@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, each1, for_each_param_from};
+use crate::{Optimizer, Reference, State, StateError, each1, for_each_param_from};
 
 /// Adagrad: the accumulator `s` starts at `initial_accumulator_value` and sums the squared
 /// gradients.
@@ -100,6 +100,10 @@ impl<F: Float> Adagrad<F> {
 }
 
 impl<F: Float> Optimizer<F> for Adagrad<F> {
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
+        // the sum of squared gradients
+        crate::set_checked(&mut self.state, state, "Adagrad", 1, |b| b[0] >= F::ZERO)
+    }
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.state.next_step();
         let f = F::from_f64;

@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, each3, for_each_param};
+use crate::{Optimizer, Reference, State, StateError, each3, for_each_param};
 
 /// Adam (optionally AMSGrad).
 ///
@@ -106,6 +106,18 @@ impl<F: Float> Adam<F> {
         self
     }
 
+    /// Whether `[m, v, max v]` at one element can be Adam's moments: the second moments are
+    /// never negative, and as `m` and `v` average the same gradients, Cauchy-Schwarz bounds
+    /// `m^2 <= (1 - b1)^2 / ((1 - b2)(1 - b1^2 / b2)) v` when `b1^2 < b2`. A buffer beyond
+    /// that bound (a corrupted file) would make the next step overflow, as `m / sqrt(v)` is
+    /// the step's size. Twice the bound leaves room for rounding.
+    fn moments_ok(&self) -> impl Fn(&[F]) -> bool + use<F> {
+        let (b1, b2) = (self.beta1, self.beta2);
+        let bound = (b1 * b1 < b2 && b2 < 1.0)
+            .then(|| F::from_f64(2.0 * (1.0 - b1).powi(2) / ((1.0 - b2) * (1.0 - b1 * b1 / b2))));
+        move |b: &[F]| b[1] >= F::ZERO && b[2] >= F::ZERO && bound.is_none_or(|k| b[0] * b[0] <= k * b[1])
+    }
+
     fn apply(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.state.next_step();
         let t = self.state.step as f64;
@@ -156,6 +168,10 @@ impl<F: Float> Adam<F> {
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
+        let ok = self.moments_ok();
+        crate::set_checked(&mut self.state, state, "Adam", 3, ok)
+    }
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.apply(store, grads);
     }
@@ -236,6 +252,10 @@ impl<F: Float> AdamW<F> {
 }
 
 impl<F: Float> Optimizer<F> for AdamW<F> {
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
+        let ok = self.inner.moments_ok();
+        crate::set_checked(&mut self.inner.state, state, "AdamW", 3, ok)
+    }
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.inner.apply(store, grads);
     }

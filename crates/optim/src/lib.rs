@@ -67,12 +67,49 @@ pub trait Optimizer<F: Float>: Send + Sync {
     fn set_learning_rate(&mut self, lr: f64);
     /// The buffers and step count.
     fn state(&self) -> &State<F>;
-    /// Mutable buffers and step count (for loading).
+    /// Mutable buffers and step count, unchecked (prefer [`Optimizer::set_state`] for state
+    /// read from a file).
     fn state_mut(&mut self) -> &mut State<F>;
+    /// Replaces the buffers and step count with `state` (as read by [`State::load`]) once it
+    /// is checked to be state this optimizer can step from: as many buffers per parameter as
+    /// it keeps (state saved by another optimizer is refused), and values its update can
+    /// take (no negative second moment or accumulator). On an error nothing changes.
+    ///
+    /// ```
+    /// use borel_autograd::{ParamGrads, ParamStore, Tensor};
+    /// use borel_optim::{Adam, Optimizer, Sgd};
+    /// let mut store = ParamStore::new();
+    /// let w = store.add("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2]), true);
+    /// let mut sgd = Sgd::new(0.1).momentum(0.9);
+    /// let mut grads = ParamGrads::new(&store);
+    /// grads.insert(w, Tensor::from_vec(vec![0.5, 0.5], &[2]));
+    /// sgd.update(&mut store, &grads);
+    /// let mut adam = Adam::new(0.1);
+    /// let err = adam.set_state(sgd.state().clone()).unwrap_err();
+    /// assert!(err.to_string().contains("1 buffers, Adam keeps 3"), "{err}");
+    /// let mut resumed = Sgd::new(0.1).momentum(0.9);
+    /// resumed.set_state(sgd.state().clone()).unwrap();
+    /// assert_eq!(resumed.state(), sgd.state());
+    /// ```
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError>;
     /// Forgets every buffer and the step count.
     fn reset(&mut self) {
         *self.state_mut() = State::default();
     }
+}
+
+/// Stores `state` in `slot` if it fits an optimizer `name` with `count` buffers per
+/// parameter whose values at each element pass `ok` (the `count` buffers' values there).
+pub(crate) fn set_checked<F: Float>(
+    slot: &mut State<F>,
+    state: State<F>,
+    name: &str,
+    count: usize,
+    ok: impl Fn(&[F]) -> bool,
+) -> Result<(), StateError> {
+    state.check_fits(name, count, ok)?;
+    *slot = state;
+    Ok(())
 }
 
 /// Panics at the caller's line unless `lr` is a usable learning rate (finite, >= 0).

@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, State, each3, for_each_param};
+use crate::{Optimizer, State, StateError, each3, for_each_param};
 
 /// Which reference's RMSprop formula to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +138,14 @@ impl<F: Float> RmsProp<F> {
 }
 
 impl<F: Float> Optimizer<F> for RmsProp<F> {
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
+        // mean square, mean (centered), momentum: the mean square is never below the square
+        // of the mean, so the centered variance is never negative
+        let centered = self.centered;
+        crate::set_checked(&mut self.state, state, "RmsProp", 3, |b| {
+            b[0] >= F::ZERO && (!centered || b[1] * b[1] <= b[0])
+        })
+    }
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.state.next_step();
         let f = F::from_f64;

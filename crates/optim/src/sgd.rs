@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, each0, each1, for_each_param};
+use crate::{Optimizer, Reference, State, StateError, each0, each1, for_each_param};
 
 /// SGD with momentum, Nesterov momentum and weight decay.
 ///
@@ -126,6 +126,10 @@ impl<F: Float> Sgd<F> {
 }
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
+    fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
+        let count = usize::from(self.momentum != 0.0);
+        crate::set_checked(&mut self.state, state, "Sgd", count, |_| true)
+    }
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         let first = self.state.step == 0;
         self.state.next_step();

@@ -25,7 +25,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 /// let path = std::env::temp_dir().join("borel_doc_state.safetensors");
 /// opt.state().save(&path, &store).unwrap();
 /// let mut resumed = Adam::new(0.1);
-/// *resumed.state_mut() = State::load(&path, &store).unwrap();
+/// resumed.set_state(State::load(&path, &store).unwrap()).unwrap();
 /// assert_eq!(resumed.state(), opt.state());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -53,6 +53,13 @@ pub enum StateError {
         /// The file.
         path: PathBuf,
         /// What was wrong.
+        message: String,
+    },
+    /// Well-formed state that does not fit the optimizer it is given to (saved by another
+    /// optimizer, or holding values its update cannot take).
+    #[error("optimizer state does not fit: {message}")]
+    Mismatch {
+        /// What does not fit.
         message: String,
     },
 }
@@ -110,6 +117,28 @@ impl<F: Float> State<F> {
             ("dtype".to_string(), F::NAME.to_string()),
         ]);
         safetensors::serialize(views, Some(meta)).expect("valid views serialize")
+    }
+
+    /// Checks that the state fits an optimizer `name` keeping `count` buffers per parameter,
+    /// whose values at each element pass `ok`.
+    pub(crate) fn check_fits(&self, name: &str, count: usize, ok: impl Fn(&[F]) -> bool) -> Result<(), StateError> {
+        let mismatch = |message: String| Err(StateError::Mismatch { message });
+        for (i, b) in self.slots.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+            if b.len() != count {
+                return mismatch(format!("parameter #{i} has {} buffers, {name} keeps {count}", b.len()));
+            }
+            let mut values = vec![F::ZERO; count];
+            for e in 0..b.first().map_or(0, Tensor::numel) {
+                values.iter_mut().zip(b).for_each(|(v, t)| *v = t.data()[e]);
+                if !ok(&values) {
+                    let shown: Vec<f64> = values.iter().map(|v| v.to_f64()).collect();
+                    return mismatch(format!(
+                        "parameter #{i}, element {e}: buffers {shown:?} are not state {name} can step from"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Parses state written by [`State::to_bytes`] and checks it against the parameters it

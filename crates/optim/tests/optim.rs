@@ -287,7 +287,7 @@ fn resume_from_saved_state_is_bit_identical() {
         let path = dir.join(format!("state-{i}.safetensors"));
         b.state().save(&path, &b_store).unwrap();
         let mut c = make();
-        *c.state_mut() = State::load(&path, &b_store).unwrap();
+        c.set_state(State::load(&path, &b_store).unwrap()).unwrap();
         assert_eq!(c.state(), b.state());
         train(c.as_mut(), &mut b_store, 50);
         let bits = |s: &ParamStore<f32>, n: &str| {

@@ -103,7 +103,7 @@ fn a_step_count_at_u64_max_saturates() {
         let path = dir().join(format!("max-{i}.safetensors"));
         opt.state().save(&path, &store).unwrap();
         let mut resumed = make();
-        *resumed.state_mut() = State::load(&path, &store).unwrap();
+        resumed.set_state(State::load(&path, &store).unwrap()).unwrap();
         assert_eq!(resumed.state().step, u64::MAX, "{name}: the count read back");
         let before = store.get(id).clone();
         step(resumed.as_mut(), &mut store, id, 0.5);
@@ -119,4 +119,93 @@ fn a_step_count_at_u64_max_saturates() {
             "{name}: the step did not move against the gradient"
         );
     }
+}
+
+type Make = fn() -> Box<dyn Optimizer<f32>>;
+
+/// Every optimizer that keeps buffers, with the options that change them.
+const STATEFUL: [(&str, Make); 7] = [
+    ("Adam", || Box::new(Adam::new(0.01))),
+    ("Adam amsgrad keras", || Box::new(Adam::keras().amsgrad(true))),
+    ("AdamW", || Box::new(AdamW::new(0.01).betas(0.5, 0.9))),
+    ("Sgd momentum", || Box::new(Sgd::new(0.1).momentum(0.9))),
+    ("RmsProp centered", || {
+        Box::new(RmsProp::pytorch().centered(true).momentum(0.5))
+    }),
+    ("RmsProp keras", || Box::new(RmsProp::keras())),
+    ("Adagrad", || Box::new(Adagrad::new(0.1))),
+];
+
+#[test]
+fn set_state_accepts_every_state_the_optimizer_itself_saved() {
+    for (name, make) in STATEFUL {
+        for pattern in ["constant", "alternating", "growing"] {
+            let (mut store, id) = store_with("w", &[4]);
+            let mut opt = make();
+            for k in 0..300 {
+                let g = match pattern {
+                    "constant" => 0.7,
+                    "alternating" => [1.0, -1.0, 3.0][k % 3],
+                    _ => 1.05f32.powi(k as i32) - 20.0,
+                };
+                step(opt.as_mut(), &mut store, id, g);
+            }
+            let mut resumed = make();
+            let state = State::from_bytes(&opt.state().to_bytes(&store), "s".as_ref(), &store).unwrap();
+            resumed
+                .set_state(state)
+                .unwrap_or_else(|e| panic!("{name}, {pattern} gradients: {e}"));
+            assert_eq!(resumed.state(), opt.state());
+        }
+    }
+}
+
+#[test]
+fn set_state_refuses_another_optimizers_state_and_impossible_values() {
+    let (mut store, id) = store_with("w", &[2]);
+    let mut sgd = Sgd::new(0.1).momentum(0.9);
+    step(&mut sgd, &mut store, id, 1.0);
+    let mut adam = Adam::new(0.1);
+    let err = adam.set_state(sgd.state().clone()).unwrap_err();
+    assert!(matches!(err, StateError::Mismatch { .. }), "{err}");
+    assert!(
+        err.to_string().contains("parameter #0 has 1 buffers, Adam keeps 3"),
+        "{err}"
+    );
+    assert_eq!(adam.state(), &State::default(), "a refused state changed the optimizer");
+
+    // negative second moments, a mean beyond its mean square, a first moment Adam never makes
+    let mut rms = RmsProp::<f32>::pytorch().centered(true);
+    step(&mut rms, &mut store, id, 1.0);
+    let mut adam = Adam::new(0.1);
+    step(&mut adam, &mut store, id, 1.0);
+    let mut adagrad = Adagrad::new(0.1);
+    step(&mut adagrad, &mut store, id, 1.0);
+    let cases: [(Box<dyn Optimizer<f32>>, usize, f32); 5] = [
+        (Box::new(Adam::new(0.1)), 1, -1e-3),
+        (Box::new(Adam::new(0.1)), 0, 1e30),
+        (Box::new(RmsProp::pytorch().centered(true)), 0, -1.0),
+        (Box::new(RmsProp::pytorch().centered(true)), 1, 1e3),
+        (Box::new(Adagrad::new(0.1)), 0, -0.5),
+    ];
+    for (k, (mut opt, buffer, value)) in cases.into_iter().enumerate() {
+        let source: &dyn Optimizer<f32> = [&adam as &dyn Optimizer<f32>, &adam, &rms, &rms, &adagrad][k];
+        let mut bytes = source.state().to_bytes(&store);
+        poke(&mut bytes, &format!("w/{buffer}"), value);
+        let state = State::from_bytes(&bytes, "s".as_ref(), &store).unwrap();
+        let err = opt.set_state(state).unwrap_err();
+        assert!(err.to_string().contains("are not state"), "case {k}: {err}");
+        assert_eq!(
+            opt.state(),
+            &State::default(),
+            "case {k}: a refused state changed the optimizer"
+        );
+    }
+}
+
+/// Sets the first element of tensor `name` in safetensors `bytes` to `value`.
+fn poke(bytes: &mut [u8], name: &str, value: f32) {
+    let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let start = file.tensor(name).unwrap().data().as_ptr() as usize - bytes.as_ptr() as usize;
+    bytes[start..start + 4].copy_from_slice(&value.to_le_bytes());
 }
