@@ -44,7 +44,10 @@ pub mod prelude {
     pub use crate::callbacks::{Checkpoint, Control, EarlyStopping, EpochEnd, Monitor};
     pub use crate::data::{DataLoader, GlobalStandardizer};
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
-    pub use borel_autograd::{GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, gradcheck, gradgradcheck};
+    pub use borel_autograd::{
+        CustomFn, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck, gradgradcheck, hessian,
+        hvp, jacobian, value_and_grad,
+    };
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
         Activation, Dense, DenseLayer, Dropout, Forward, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
