@@ -329,20 +329,20 @@ impl<'t, F: Float> Var<'t, F> {
 
     #[track_caller]
     #[inline]
-    pub(crate) fn unary(self, op: Op<F>) -> Var<'t, F> {
+    pub(crate) fn unary(self, op: impl Into<Op<F>>) -> Var<'t, F> {
         Var {
             tape: self.tape,
-            id: self.tape.apply(op, &[self.id]),
+            id: self.tape.apply(op.into(), &[self.id]),
         }
     }
 
     #[track_caller]
     #[inline]
-    pub(crate) fn binary(self, op: Op<F>, name: &str, other: Var<'t, F>) -> Var<'t, F> {
+    pub(crate) fn binary(self, op: impl Into<Op<F>>, name: &str, other: Var<'t, F>) -> Var<'t, F> {
         self.tape.check_same(name, other.tape);
         Var {
             tape: self.tape,
-            id: self.tape.apply(op, &[self.id, other.id]),
+            id: self.tape.apply(op.into(), &[self.id, other.id]),
         }
     }
 
@@ -445,7 +445,7 @@ pub(crate) trait Engine<F: Float> {
     fn accumulate(&self, slot: &mut Option<Self::V>, g: Self::V) {
         *slot = Some(match slot.take() {
             None => g,
-            Some(old) => self.apply(Op::Binary(crate::ops::binary::BinaryOp::Add), &[&old, &g]),
+            Some(old) => self.apply(Op::Binary(crate::ops::Binary::Add), &[&old, &g]),
         });
     }
 }

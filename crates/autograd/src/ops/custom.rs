@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::float::Float;
-use crate::ops::Op;
+use crate::ops::{Family, Grads};
 use crate::tape::{Engine, Tape, Var};
 use crate::tensor::Tensor;
 
@@ -72,50 +72,51 @@ impl<F: Float> CustomOp<F> for CustomFn<F> {
     }
 }
 
-pub(crate) fn forward<F: Float>(op: &dyn CustomOp<F>, x: &[&Tensor<F>]) -> Tensor<F> {
-    op.forward(x)
+/// A node that applies a user-defined op.
+#[derive(Clone)]
+pub(crate) struct Custom<F>(Arc<dyn CustomOp<F>>);
+
+impl<F: Float> Family<F> for Custom<F> {
+    fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+        self.0.forward(x)
+    }
+
+    fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+        let op = self.0.as_ref();
+        if e.records() {
+            panic!(
+                "custom op '{}': its backward is written on tensors and cannot be differentiated again (create_graph)",
+                op.name()
+            );
+        }
+        let xs: Vec<Tensor<F>> = x.iter().map(|v| e.value(v)).collect();
+        let refs: Vec<&Tensor<F>> = xs.iter().collect();
+        let grads = op.backward(&refs, &e.value(y), &e.value(&g));
+        check_grads(op.name(), &grads, &xs);
+        grads
+            .into_iter()
+            .zip(needs)
+            .map(|(gi, &need)| need.then(|| e.constant(gi)))
+            .collect()
+    }
 }
 
-pub(crate) fn backward<F: Float, E: Engine<F>>(
-    op: &dyn CustomOp<F>,
-    e: &E,
-    x: &[&E::V],
-    y: &E::V,
-    g: &E::V,
-    needs: &[bool],
-) -> super::Grads<E::V> {
-    if e.records() {
-        panic!(
-            "custom op '{}': its backward is written on tensors and cannot be differentiated again (create_graph)",
-            op.name()
+/// Panics naming the op unless there is one gradient per input, of that input's shape.
+fn check_grads<F: Float>(name: &str, grads: &[Tensor<F>], xs: &[Tensor<F>]) {
+    assert!(
+        grads.len() == xs.len(),
+        "custom op '{name}': backward returned {} gradients for {} inputs",
+        grads.len(),
+        xs.len()
+    );
+    for (i, (gi, xi)) in grads.iter().zip(xs).enumerate() {
+        assert!(
+            gi.shape() == xi.shape(),
+            "custom op '{name}': gradient {i} has shape {:?} but input {i} has shape {:?}",
+            gi.shape(),
+            xi.shape()
         );
     }
-    let xs: Vec<Tensor<F>> = x.iter().map(|v| e.value(v)).collect();
-    let refs: Vec<&Tensor<F>> = xs.iter().collect();
-    let grads = op.backward(&refs, &e.value(y), &e.value(g));
-    assert!(
-        grads.len() == x.len(),
-        "custom op '{}': backward returned {} gradients for {} inputs",
-        op.name(),
-        grads.len(),
-        x.len()
-    );
-    grads
-        .into_iter()
-        .zip(xs.iter())
-        .zip(needs)
-        .enumerate()
-        .map(|(i, ((gi, xi), &need))| {
-            assert!(
-                gi.shape() == xi.shape(),
-                "custom op '{}': gradient {i} has shape {:?} but input {i} has shape {:?}",
-                op.name(),
-                gi.shape(),
-                xi.shape()
-            );
-            need.then(|| e.constant(gi))
-        })
-        .collect()
 }
 
 impl<F: Float> Tape<F> {
@@ -128,7 +129,7 @@ impl<F: Float> Tape<F> {
         let ids: Vec<u32> = inputs.iter().map(|x| x.id).collect();
         Var {
             tape: self,
-            id: self.apply(Op::Custom(op), &ids),
+            id: self.apply(Custom(op).into(), &ids),
         }
     }
 }

@@ -4,14 +4,44 @@
 
 use crate::float::Float;
 use crate::ops::kernels::Buf;
-use crate::ops::{EngineExt, Op};
+use crate::ops::{EngineExt, Family, Grads};
 use crate::shape::{Shape, broadcast_or_panic, numel_for};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
-/// `op(a) op(b)` where `op` transposes the last two dims when its flag is set.
+/// `op(a) op(b)` where `op` transposes the last two dims of an operand when its flag is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MatMul {
+    pub(crate) ta: bool,
+    pub(crate) tb: bool,
+}
+
+impl<F: Float> Family<F> for MatMul {
+    #[track_caller]
+    fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+        forward(x[0], x[1], self.ta, self.tb)
+    }
+
+    /// With `C = op(A) op(B)`:
+    /// `dA = G op(B)^T` (or its transpose when `A` was read transposed) and
+    /// `dB = op(A)^T G` (likewise), each summed over broadcast batch dims.
+    fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], _y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+        let (a, b, ta, tb) = (x[0], x[1], self.ta, self.tb);
+        let mm = |x: &E::V, y: &E::V, ta: bool, tb: bool| e.apply(MatMul { ta, tb }.into(), &[x, y]);
+        let ga = needs[0].then(|| {
+            let d = if ta { mm(b, &g, tb, true) } else { mm(&g, b, false, !tb) };
+            e.sum_to(d, &e.shape(a))
+        });
+        let gb = needs[1].then(|| {
+            let d = if tb { mm(&g, a, true, ta) } else { mm(a, &g, !ta, false) };
+            e.sum_to(d, &e.shape(b))
+        });
+        smallvec::smallvec![ga, gb]
+    }
+}
+
 #[track_caller]
-pub(crate) fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor<F> {
+fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor<F> {
     let (sa, sb) = (a.shape(), b.shape());
     if sa.len() < 2 || sb.len() < 2 {
         panic!("matmul: operands need at least 2 dims, got shapes {sa:?} and {sb:?}");
@@ -113,30 +143,6 @@ fn off_of(own: &[usize], idx: &[usize], mat: usize) -> usize {
     off * mat
 }
 
-/// With `C = op(A) op(B)`:
-/// `dA = G op(B)^T` (or its transpose when `A` was read transposed) and
-/// `dB = op(A)^T G` (likewise), each summed over broadcast batch dims.
-pub(crate) fn backward<F: Float, E: Engine<F>>(
-    e: &E,
-    a: &E::V,
-    b: &E::V,
-    ta: bool,
-    tb: bool,
-    g: &E::V,
-    needs: &[bool],
-) -> super::Grads<E::V> {
-    let mm = |x: &E::V, y: &E::V, tx: bool, ty: bool| e.apply(Op::MatMul { ta: tx, tb: ty }, &[x, y]);
-    let ga = needs[0].then(|| {
-        let d = if ta { mm(b, g, tb, true) } else { mm(g, b, false, !tb) };
-        e.sum_to(d, &e.shape(a))
-    });
-    let gb = needs[1].then(|| {
-        let d = if tb { mm(g, a, true, ta) } else { mm(a, g, !ta, false) };
-        e.sum_to(d, &e.shape(b))
-    });
-    smallvec::smallvec![ga, gb]
-}
-
 impl<'t, F: Float> Var<'t, F> {
     /// Matrix product over the last two dims; leading (batch) dims broadcast.
     ///
@@ -149,19 +155,68 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn matmul(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.binary(Op::MatMul { ta: false, tb: false }, "matmul", other)
+        self.binary(MatMul { ta: false, tb: false }, "matmul", other)
     }
 
     /// `self^T other` without materializing the transpose.
     #[track_caller]
     pub fn t_matmul(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.binary(Op::MatMul { ta: true, tb: false }, "matmul", other)
+        self.binary(MatMul { ta: true, tb: false }, "t_matmul", other)
     }
 
     /// `self other^T` without materializing the transpose (a `Dense` layer with a PyTorch
     /// `[out, in]` weight).
     #[track_caller]
     pub fn matmul_t(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.binary(Op::MatMul { ta: false, tb: true }, "matmul", other)
+        self.binary(MatMul { ta: false, tb: true }, "matmul_t", other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::*;
+
+    /// Operands of `op(a) op(b)` for transpose flags `ta`, `tb`, with batch dims (0 to 2 of
+    /// them) that broadcast.
+    fn operands() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>, bool, bool)> {
+        (
+            shape(0, 2),
+            shape(0, 2),
+            1usize..=3,
+            1usize..=3,
+            1usize..=3,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_flat_map(|(ba, bb, m, k, n, ta, tb)| {
+                // Align the batch dims from the right and use 1 where they differ.
+                let r = ba.len().max(bb.len());
+                let pad = |v: &Vec<usize>| {
+                    let mut p = vec![1; r - v.len()];
+                    p.extend(v);
+                    p
+                };
+                let (pa, pb) = (pad(&ba), pad(&bb));
+                let mut sa: Vec<usize> = pa.iter().zip(&pb).map(|(&p, &q)| if p == q { p } else { 1 }).collect();
+                sa.drain(..r - ba.len());
+                let mut sb: Vec<usize> = pb
+                    .iter()
+                    .zip(&pa)
+                    .map(|(&q, &p)| if p == q || p == 1 { q } else { 1 })
+                    .collect();
+                sb.drain(..r - bb.len());
+                sa.extend(if ta { [k, m] } else { [m, k] });
+                sb.extend(if tb { [n, k] } else { [k, n] });
+                (values_of(sa, -2.0, 2.0), values_of(sb, -2.0, 2.0), Just(ta), Just(tb))
+            })
+    }
+
+    op_props! {
+        matmul((a, b, ta, tb) in operands()) for [a, b] => |v| match (ta, tb) {
+            (false, false) => v[0].matmul(v[1]),
+            (true, false) => v[0].t_matmul(v[1]),
+            (false, true) => v[0].matmul_t(v[1]),
+            (true, true) => v[0].t().matmul(v[1].t()),
+        };
     }
 }
