@@ -162,6 +162,38 @@ impl<'t, F: Float> Var<'t, F> {
     }
 }
 
+impl<'t, F: Float> Var<'t, F> {
+    /// Sums down to `shape`, a shape that broadcasts to this var's: the reverse of
+    /// broadcasting, what a backward written by hand needs for a broadcast operand (PyTorch's
+    /// `sum_to_size`).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::ones(&[2, 3]));
+    /// assert_eq!(x.sum_to_size(&[1, 3]).value().data(), &[2.0, 2.0, 2.0]);
+    /// assert_eq!(x.sum_to_size(&[]).item(), 6.0);
+    /// ```
+    #[track_caller]
+    pub fn sum_to_size(self, shape: &[usize]) -> Var<'t, F> {
+        let from = self.shape();
+        match crate::shape::broadcast_shapes(shape, &from) {
+            Some(s) if s.as_slice() == from.as_slice() => {}
+            _ => panic!("sum_to_size: shape {:?} cannot be summed to {shape:?}", from.as_slice()),
+        }
+        let off = from.len() - shape.len();
+        let axes: Axes = (0..from.len())
+            .filter(|&i| i < off || (shape[i - off] == 1 && from[i] != 1))
+            .collect();
+        let summed = if axes.is_empty() {
+            self
+        } else {
+            self.unary(Reduce::sum(axes, true))
+        };
+        summed.reshape(shape)
+    }
+}
+
 // ---- max, min ---------------------------------------------------------------------------
 
 fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], max: bool) -> Tensor<F> {
@@ -315,6 +347,10 @@ mod tests {
 
     op_props! {
         sum((x, axes, keep) in with_axes()) for [x] => |v| v[0].sum_axes(&axes, keep).sin() + v[0].sum().sin();
+        sum_to_size((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| {
+            let out = crate::shape::broadcast_shapes(a.shape(), b.shape()).unwrap();
+            (v[0] * v[1]).broadcast_to(&out).sum_to_size(b.shape()).sin()
+        };
         mean((x, axes, keep) in with_axes()) for [x] => |v| v[0].mean_axes(&axes, keep).sin() + v[0].mean().sin();
         max((x, axes, keep) in with_axes()) for [x] => |v| v[0].max_axes(&axes, keep).sin() + v[0].max().square();
         min((x, axes, keep) in with_axes()) for [x] => |v| v[0].min_axes(&axes, keep).sin() + v[0].min().square();
