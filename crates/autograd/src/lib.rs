@@ -42,6 +42,7 @@ pub mod tensor_math;
 pub use float::Float;
 pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, value_and_grad, vjp};
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
+pub use ops::Operand;
 pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use param::{ParamGrads, ParamId, ParamStore, ParamVars};

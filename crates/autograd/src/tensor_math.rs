@@ -226,8 +226,9 @@ impl<F: Float> Tensor<F> {
 }
 
 impl<F: Float> Tensor<F> {
-    /// Matrix product over the last two dims, leading (batch) dims broadcast, as
-    /// [`Var::matmul`]; panics naming both shapes when the inner dims differ.
+    /// Matrix product over the last two dims, leading (batch) dims broadcast, 1-D operands
+    /// taken as vectors (PyTorch's `matmul`), as [`Var::matmul`]; panics naming both shapes
+    /// when the inner dims differ.
     ///
     /// ```
     /// use borel_autograd::Tensor;
@@ -239,6 +240,9 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn matmul(&self, other: &Tensor<F>) -> Tensor<F> {
+        if self.rank() < 2 || other.rank() < 2 {
+            return on_tape!(a = self, b = other => a.matmul(b));
+        }
         Op::from(MatMul { ta: false, tb: false }).forward(&[self, other])
     }
 

@@ -9,7 +9,7 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
-use crate::ops::{EngineExt, Family, Grads, Unary, kernels};
+use crate::ops::{EngineExt, Family, Grads, Operand, Unary, kernels};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
@@ -151,7 +151,8 @@ impl<'t, F: Float> Var<'t, F> {
         self.bin(Binary::Pow, exponent)
     }
 
-    /// Elementwise maximum with broadcasting; on ties the gradient goes to `self`.
+    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. On ties the
+    /// gradient goes to `self`.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -160,11 +161,12 @@ impl<'t, F: Float> Var<'t, F> {
     /// assert_eq!(x.maximum(tape.scalar(0.0)).value().data(), &[0.0, 2.0]);
     /// ```
     #[track_caller]
-    pub fn maximum(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.bin(Binary::Maximum, other)
+    pub fn maximum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
+        self.bin(Binary::Maximum, other.into_var(self.tape))
     }
 
-    /// Elementwise minimum with broadcasting; on ties the gradient goes to `self`.
+    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. On ties the
+    /// gradient goes to `self`.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -173,8 +175,8 @@ impl<'t, F: Float> Var<'t, F> {
     /// assert_eq!(x.minimum(tape.scalar(0.0)).value().data(), &[-1.0, 0.0]);
     /// ```
     #[track_caller]
-    pub fn minimum(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.bin(Binary::Minimum, other)
+    pub fn minimum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
+        self.bin(Binary::Minimum, other.into_var(self.tape))
     }
 }
 
@@ -267,5 +269,6 @@ mod tests {
         pow((a, b) in broadcast_values((0.5, 2.0), (-1.5, 2.0))) for [a, b] => |v| v[0].pow(v[1]);
         maximum((a, b) in separated_pair()) for [a, b] => |v| v[0].maximum(v[1]).square();
         minimum((a, b) in separated_pair()) for [a, b] => |v| v[0].minimum(v[1]).square();
+        maximum_scalar(x in values(-2.0, 2.0, &[0.5])) for [x] => |v| v[0].maximum(0.5).square() + v[0].minimum(0.5);
     }
 }

@@ -214,11 +214,81 @@ fn scatter_add_forward<F: Float>(g: &Tensor<F>, axis: usize, index: &[usize], si
     Tensor::from_parts(out.freeze(), shape)
 }
 
+// ---- select and at: integer indexing, composed from slice and reshape ---------------------
+
+impl<'t, F: Float> Var<'t, F> {
+    /// The entry `index` along `axis`, with that axis removed (PyTorch's `select`, `x[i]` on
+    /// axis 0); a negative index counts from the end.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// assert_eq!(x.select(0, 1).value().data(), &[4.0, 5.0, 6.0]);
+    /// assert_eq!(x.select(1, -1).value().data(), &[3.0, 6.0]);
+    /// assert_eq!(x.select(1, -1).sum().backward()[x].data(), &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn select(self, axis: isize, index: isize) -> Var<'t, F> {
+        self.select_named("select", axis, index)
+    }
+
+    #[track_caller]
+    fn select_named(self, op: &str, axis: isize, index: isize) -> Var<'t, F> {
+        let mut s = self.shape();
+        let a = norm_axis(op, axis, s.len());
+        let n = s[a] as isize;
+        let i = if index < 0 { index + n } else { index };
+        if i < 0 || i >= n {
+            panic!(
+                "{op}: index {index} is out of range for dim {a} of shape {:?}",
+                s.as_slice()
+            );
+        }
+        let i = i as usize;
+        let picked = self.slice_checked(op, a as isize, i, i + 1, 1);
+        s.remove(a);
+        picked.reshape(&s)
+    }
+
+    /// Integer indexing on the leading axes: `x.at(&[i, j])` is PyTorch's `x[i, j]`, a scalar
+    /// for a 2-D `x`, the rest of the dims otherwise; negative indices count from the end.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// assert_eq!(x.at(&[1, 2]).item(), 6.0);
+    /// assert_eq!(x.at(&[-1]).value().data(), &[4.0, 5.0, 6.0]);
+    /// assert_eq!(x.at(&[0, 1]).backward()[x].data(), &[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn at(self, index: &[isize]) -> Var<'t, F> {
+        let s = self.shape();
+        if index.len() > s.len() {
+            panic!("at: {} indices for shape {:?}", index.len(), s.as_slice());
+        }
+        let mut v = self;
+        for &i in index {
+            v = v.select_named("at", 0, i);
+        }
+        v
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
 
     op_props! {
+        select((x, axis, index) in (any_values(1, 3), -1isize..=0, -3isize..3)) for [x] => |v| {
+            let n = x.shape()[if axis < 0 { x.rank() - 1 } else { 0 }] as isize;
+            v[0].select(axis, index.rem_euclid(n)).sin() + v[0].select(axis, -1).cos().sum()
+        };
+        at((x, i, j) in (any_values(2, 3), 0usize..3, 0usize..3)) for [x] => |v| {
+            let (i, j) = ((i % x.shape()[0]) as isize, (j % x.shape()[1]) as isize);
+            v[0].at(&[i, j]).sin() * v[0].at(&[i]).sum()
+        };
         index_select((x, picks) in (any_values(1, 3), prop::collection::vec(0usize..3, 0..5))) for [x] => |v| {
             let idx: Vec<usize> = picks.iter().map(|&i| i % x.shape()[0]).collect();
             v[0].index_select(0, &idx).sin()

@@ -35,7 +35,7 @@ use smallvec::SmallVec;
 use crate::float::Float;
 pub(crate) use crate::shape::Axes;
 use crate::shape::Shape;
-use crate::tape::Engine;
+use crate::tape::{Engine, Tape, Var};
 use crate::tensor::Tensor;
 
 pub(crate) use binary::Binary;
@@ -46,6 +46,37 @@ pub(crate) use reduce::Reduce;
 pub(crate) use shape_ops::ShapeOp;
 pub(crate) use unary::Unary;
 pub(crate) use where_::Where;
+
+/// An operand of a comparison, `where_`, `maximum` or `minimum`: a var, or a scalar that
+/// becomes a rank-0 constant on the other operand's tape (PyTorch's `x > 0`,
+/// `torch.where(m, x, 0.0)`).
+///
+/// ```
+/// use borel_autograd::{Tape, Tensor, Var};
+/// let tape = Tape::<f32>::new();
+/// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+/// assert_eq!(x.gt(0.0).value().data(), &[0.0, 1.0]);
+/// assert_eq!(Var::where_(x.gt(0.0), x, 0.5).value().data(), &[0.5, 2.0]);
+/// assert_eq!(x.maximum(0.0).value().data(), &[0.0, 2.0]);
+/// ```
+pub trait Operand<'t, F: Float> {
+    /// This operand as a var on `tape`.
+    fn into_var(self, tape: &'t Tape<F>) -> Var<'t, F>;
+}
+
+impl<'t, F: Float> Operand<'t, F> for Var<'t, F> {
+    #[inline]
+    fn into_var(self, _tape: &'t Tape<F>) -> Var<'t, F> {
+        self
+    }
+}
+
+impl<'t, F: Float> Operand<'t, F> for F {
+    #[inline]
+    fn into_var(self, tape: &'t Tape<F>) -> Var<'t, F> {
+        tape.scalar(self)
+    }
+}
 
 /// The gradients of a node's inputs: `None` where an input needs none.
 pub(crate) type Grads<V> = SmallVec<[Option<V>; 2]>;

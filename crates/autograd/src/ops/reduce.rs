@@ -285,27 +285,83 @@ impl<'t, F: Float> Var<'t, F> {
     }
 }
 
+// ---- argmax, argmin: no gradient ----------------------------------------------------------
+
+impl<'t, F: Float> Var<'t, F> {
+    /// Index of the largest element along `axis`, for each position of the other dims in
+    /// row-major order, as [`Tensor::argmax`]: the first index wins on ties and a NaN counts
+    /// as the largest. An index has no gradient.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let logits = tape.var(Tensor::from_vec(vec![0.1, 0.7, 0.2, 0.5, 0.5, 0.0], &[2, 3]));
+    /// assert_eq!(logits.argmax(-1), vec![1, 0]);
+    /// ```
+    #[track_caller]
+    pub fn argmax(self, axis: isize) -> Vec<usize> {
+        self.value().argmax(axis)
+    }
+
+    /// Index of the smallest element along `axis`, as [`Tensor::argmin`] (first index on ties,
+    /// a NaN wins). An index has no gradient.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![3.0, 1.0, 2.0], &[3]));
+    /// assert_eq!(x.argmin(0), vec![1]);
+    /// ```
+    #[track_caller]
+    pub fn argmin(self, axis: isize) -> Vec<usize> {
+        self.value().argmin(axis)
+    }
+}
+
 // ---- logsumexp, softmax, log_softmax ------------------------------------------------------
 
 impl<'t, F: Float> Var<'t, F> {
-    /// `log(sum(exp(x)))` over `axes`, stable for large values: the max is subtracted first
-    /// (as a constant, which leaves the derivative, softmax, unchanged).
+    /// `log(sum(exp(x)))` of all elements, as a scalar, stable for large values.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
     /// let tape = Tape::<f64>::new();
     /// let x = tape.var(Tensor::from_vec(vec![1000.0, 1000.0], &[2]));
-    /// assert!((x.logsumexp(&[0], false).item() - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    /// assert!((x.logsumexp().item() - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    /// assert_eq!(x.logsumexp().backward()[x].data(), &[0.5, 0.5]); // softmax
     /// ```
     #[track_caller]
-    pub fn logsumexp(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
+    pub fn logsumexp(self) -> Var<'t, F> {
+        let all: Vec<isize> = (0..self.shape().len() as isize).collect();
+        self.logsumexp_named("logsumexp", &all, false)
+    }
+
+    /// `log(sum(exp(x)))` over `axes` (PyTorch's `logsumexp(dim, keepdim)`), stable for large
+    /// values: the max is subtracted first (as a constant, which leaves the derivative,
+    /// softmax, unchanged).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1000.0, 1000.0, 0.0, 0.0], &[2, 2]));
+    /// let l = x.logsumexp_axes(&[1], false).value();
+    /// assert!((l.data()[0] - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    /// assert!((l.data()[1] - 2f64.ln()).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn logsumexp_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
+        self.logsumexp_named("logsumexp_axes", axes, keepdim)
+    }
+
+    #[track_caller]
+    fn logsumexp_named(self, op: &str, axes: &[isize], keepdim: bool) -> Var<'t, F> {
         let shape = self.shape();
-        let ax = norm_axes("logsumexp", axes, shape.len());
-        let m = self.max_axes(axes, true).detach();
+        let ax = norm_axes(op, axes, shape.len());
+        let m = self.unary(Reduce::new(Kind::Max, ax.clone(), true)).detach();
         let m_finite = self
             .tape
             .constant(m.value().map(|v| if v.is_finite_() { v } else { F::ZERO }));
-        let s = (self - m_finite).exp().sum_axes(axes, true).log() + m_finite;
+        let s = (self - m_finite).exp().unary(Reduce::sum(ax.clone(), true)).log() + m_finite;
         if keepdim {
             s
         } else {
@@ -324,7 +380,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn softmax(self, axis: isize) -> Var<'t, F> {
-        self.log_softmax(axis).exp()
+        (self - self.logsumexp_named("softmax", &[axis], true)).exp()
     }
 
     /// `x - logsumexp(x)` along `axis`.
@@ -337,13 +393,36 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Var<'t, F> {
-        self - self.logsumexp(&[axis], true)
+        self - self.logsumexp_named("log_softmax", &[axis], true)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// argmax/argmin pick an index whose value is the max/min of its row, the first such.
+        #[test]
+        fn argmax_argmin_pick_the_first_extreme(x in any_values(1, 3), axis in -1isize..=0) {
+            let tape = Tape::<f64>::new();
+            let v = tape.var(x.clone());
+            let (hi, lo) = (v.max_axes(&[axis], false).value(), v.min_axes(&[axis], false).value());
+            let a = if axis < 0 { x.rank() - 1 } else { 0 };
+            // The reduced axis moved last, the others kept in order: one row per output.
+            let perm: Vec<usize> = (0..x.rank()).filter(|&d| d != a).chain([a]).collect();
+            let rows = v.permute(&perm).value();
+            let n = x.shape()[a];
+            for (r, (&i, &j)) in v.argmax(axis).iter().zip(&v.argmin(axis)).enumerate() {
+                let row = &rows.data()[r * n..(r + 1) * n];
+                prop_assert_eq!(row[i], hi.data()[r]);
+                prop_assert_eq!(row[j], lo.data()[r]);
+                prop_assert!(row[..i].iter().all(|&e| e < row[i]) && row[..j].iter().all(|&e| e > row[j]));
+            }
+        }
+    }
 
     op_props! {
         sum((x, axes, keep) in with_axes()) for [x] => |v| v[0].sum_axes(&axes, keep).sin() + v[0].sum().sin();
@@ -354,7 +433,8 @@ mod tests {
         mean((x, axes, keep) in with_axes()) for [x] => |v| v[0].mean_axes(&axes, keep).sin() + v[0].mean().sin();
         max((x, axes, keep) in with_axes()) for [x] => |v| v[0].max_axes(&axes, keep).sin() + v[0].max().square();
         min((x, axes, keep) in with_axes()) for [x] => |v| v[0].min_axes(&axes, keep).sin() + v[0].min().square();
-        logsumexp((x, axes, keep) in with_axes()) for [x] => |v| v[0].logsumexp(&axes, keep);
+        logsumexp_axes((x, axes, keep) in with_axes()) for [x] => |v| v[0].logsumexp_axes(&axes, keep);
+        logsumexp(x in any_values(0, 3)) for [x] => |v| v[0].logsumexp();
         softmax((x, axis) in (any_values(1, 3), -1isize..=0)) for [x] => |v| v[0].softmax(axis);
         log_softmax((x, axis) in (any_values(1, 3), -1isize..=0)) for [x] => |v| v[0].log_softmax(axis);
     }

@@ -15,9 +15,23 @@ pub(crate) enum ShapeOp {
     Reshape(Shape),
     Permute(Axes),
     BroadcastTo(Shape),
-    Slice { axis: usize, start: usize, end: usize },
-    Pad { axis: usize, before: usize, after: usize },
-    Concat { axis: usize },
+    /// Every `step`-th entry of `start..end` along `axis`.
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+        step: usize,
+    },
+    /// Zeros of length `size` along `axis`, with input entry `i` at `before + i * step`.
+    Pad {
+        axis: usize,
+        before: usize,
+        step: usize,
+        size: usize,
+    },
+    Concat {
+        axis: usize,
+    },
 }
 
 impl<F: Float> Family<F> for ShapeOp {
@@ -27,8 +41,13 @@ impl<F: Float> Family<F> for ShapeOp {
             ShapeOp::Reshape(s) => x[0].reshape(s),
             ShapeOp::Permute(p) => permute_forward(x[0], p),
             ShapeOp::BroadcastTo(s) => kernels::broadcast_to(x[0], s),
-            ShapeOp::Slice { axis, start, end } => slice_forward(x[0], *axis, *start, *end),
-            ShapeOp::Pad { axis, before, after } => pad_forward(x[0], *axis, *before, *after),
+            ShapeOp::Slice { axis, start, end, step } => slice_forward(x[0], *axis, *start, *end, *step),
+            ShapeOp::Pad {
+                axis,
+                before,
+                step,
+                size,
+            } => pad_forward(x[0], *axis, *before, *step, *size),
             ShapeOp::Concat { axis } => concat_forward(x, *axis),
         }
     }
@@ -38,8 +57,8 @@ impl<F: Float> Family<F> for ShapeOp {
             ShapeOp::Reshape(_) => e.reshape(&g, e.shape(x[0])),
             ShapeOp::Permute(p) => permute_backward(e, p, &g),
             ShapeOp::BroadcastTo(_) => e.sum_to(g, &e.shape(x[0])),
-            ShapeOp::Slice { axis, start, end } => slice_backward(e, x[0], *axis, *start, *end, &g),
-            ShapeOp::Pad { axis, before, .. } => pad_backward(e, x[0], *axis, *before, &g),
+            ShapeOp::Slice { axis, start, step, .. } => slice_backward(e, x[0], *axis, *start, *step, &g),
+            ShapeOp::Pad { axis, before, step, .. } => pad_backward(e, x[0], *axis, *before, *step, &g),
             ShapeOp::Concat { axis } => return concat_backward(e, x, *axis, &g, needs),
         };
         smallvec::smallvec![Some(d)]
@@ -241,7 +260,7 @@ impl<'t, F: Float> Var<'t, F> {
 // ---- slice and pad: each the other's adjoint --------------------------------------------
 
 impl<'t, F: Float> Var<'t, F> {
-    /// Elements `start..end` along `axis`.
+    /// Elements `start..end` along `axis` (PyTorch's `x[start:end]` on that axis).
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -251,14 +270,38 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn slice(self, axis: isize, start: usize, end: usize) -> Var<'t, F> {
+        self.slice_checked("slice", axis, start, end, 1)
+    }
+
+    /// Every `step`-th element of `start..end` along `axis` (PyTorch's `x[start:end:step]`).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::arange(6));
+    /// let y = x.slice_step(0, 1, 6, 2);
+    /// assert_eq!(y.value().data(), &[1.0, 3.0, 5.0]);
+    /// assert_eq!(y.sum().backward()[x].data(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn slice_step(self, axis: isize, start: usize, end: usize, step: usize) -> Var<'t, F> {
+        self.slice_checked("slice_step", axis, start, end, step)
+    }
+
+    #[track_caller]
+    pub(crate) fn slice_checked(self, op: &str, axis: isize, start: usize, end: usize, step: usize) -> Var<'t, F> {
         let s = self.shape();
-        let axis = norm_axis("slice", axis, s.len());
-        assert!(
-            start <= end && end <= s[axis],
-            "slice: range {start}..{end} is out of bounds for dim {axis} of shape {:?}",
-            s.as_slice()
-        );
-        self.unary(ShapeOp::Slice { axis, start, end })
+        let axis = norm_axis(op, axis, s.len());
+        if step == 0 {
+            panic!("{op}: step must be at least 1");
+        }
+        if start > end || end > s[axis] {
+            panic!(
+                "{op}: range {start}..{end} is out of bounds for dim {axis} of shape {:?}",
+                s.as_slice()
+            );
+        }
+        self.unary(ShapeOp::Slice { axis, start, end, step })
     }
 
     /// Zeros added before and after the elements along `axis`.
@@ -273,13 +316,18 @@ impl<'t, F: Float> Var<'t, F> {
     pub fn pad(self, axis: isize, before: usize, after: usize) -> Var<'t, F> {
         let s = self.shape();
         let axis = norm_axis("pad", axis, s.len());
-        if s[axis].checked_add(before).and_then(|m| m.checked_add(after)).is_none() {
+        let Some(size) = s[axis].checked_add(before).and_then(|m| m.checked_add(after)) else {
             panic!(
                 "pad: {before} + {after} zeros overflow dim {axis} of shape {:?}",
                 s.as_slice()
             );
-        }
-        self.unary(ShapeOp::Pad { axis, before, after })
+        };
+        self.unary(ShapeOp::Pad {
+            axis,
+            before,
+            step: 1,
+            size,
+        })
     }
 }
 
@@ -288,55 +336,73 @@ fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     (numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..]))
 }
 
-fn slice_forward<F: Float>(x: &Tensor<F>, axis: usize, start: usize, end: usize) -> Tensor<F> {
+/// Entries `start, start + step, ...` below `end`.
+fn slice_forward<F: Float>(x: &Tensor<F>, axis: usize, start: usize, end: usize, step: usize) -> Tensor<F> {
     let (outer, n, inner) = around(x.shape(), axis);
-    debug_assert!(start <= end && end <= n);
+    debug_assert!(start <= end && end <= n && step > 0);
+    let m = (end - start).div_ceil(step);
     let d = x.data();
-    let mut out = Buf::with_capacity(outer * (end - start) * inner);
+    let mut out = Buf::with_capacity(outer * m * inner);
     for o in 0..outer {
-        out.extend_from_slice(&d[(o * n + start) * inner..(o * n + end) * inner]);
+        if step == 1 {
+            out.extend_from_slice(&d[(o * n + start) * inner..(o * n + end) * inner]);
+        } else {
+            for k in (start..end).step_by(step) {
+                out.extend_from_slice(&d[(o * n + k) * inner..(o * n + k + 1) * inner]);
+            }
+        }
     }
     let mut shape: Shape = x.dims();
-    shape[axis] = end - start;
+    shape[axis] = m;
     Tensor::from_parts(out.freeze(), shape)
 }
 
 /// The adjoint of a slice puts the gradient back in place, zeros around it: a pad.
-fn slice_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axis: usize, start: usize, end: usize, g: &E::V) -> E::V {
-    let n = e.shape(x)[axis];
+fn slice_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axis: usize, start: usize, step: usize, g: &E::V) -> E::V {
+    let size = e.shape(x)[axis];
     e.apply(
         ShapeOp::Pad {
             axis,
             before: start,
-            after: n - end,
+            step,
+            size,
         }
         .into(),
         &[g],
     )
 }
 
-fn pad_forward<F: Float>(x: &Tensor<F>, axis: usize, before: usize, after: usize) -> Tensor<F> {
+/// Zeros of length `size` along `axis`, with input entry `i` at `before + i * step`.
+fn pad_forward<F: Float>(x: &Tensor<F>, axis: usize, before: usize, step: usize, size: usize) -> Tensor<F> {
     let (outer, n, inner) = around(x.shape(), axis);
-    let m = before + n + after;
     let mut shape: Shape = x.dims();
-    shape[axis] = m;
+    shape[axis] = size;
     let d = x.data();
     let mut out = Buf::full(crate::shape::numel_for("pad", &shape), F::ZERO);
     for o in 0..outer {
-        out[(o * m + before) * inner..(o * m + before + n) * inner]
-            .copy_from_slice(&d[o * n * inner..(o + 1) * n * inner]);
+        let src = &d[o * n * inner..(o + 1) * n * inner];
+        if step == 1 {
+            out[(o * size + before) * inner..(o * size + before + n) * inner].copy_from_slice(src);
+        } else {
+            for i in 0..n {
+                let k = o * size + before + i * step;
+                out[k * inner..(k + 1) * inner].copy_from_slice(&src[i * inner..(i + 1) * inner]);
+            }
+        }
     }
     Tensor::from_parts(out.freeze(), shape)
 }
 
 /// The adjoint of a pad drops the padding: a slice.
-fn pad_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axis: usize, before: usize, g: &E::V) -> E::V {
+fn pad_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axis: usize, before: usize, step: usize, g: &E::V) -> E::V {
     let n = e.shape(x)[axis];
+    let end = if n == 0 { before } else { before + (n - 1) * step + 1 };
     e.apply(
         ShapeOp::Slice {
             axis,
             start: before,
-            end: before + n,
+            end,
+            step,
         }
         .into(),
         &[g],
@@ -424,7 +490,16 @@ fn concat_backward<F: Float, E: Engine<F>>(e: &E, xs: &[&E::V], axis: usize, g: 
             let n = e.shape(x)[axis];
             let gi = need.then(|| {
                 let end = start + n;
-                e.apply(ShapeOp::Slice { axis, start, end }.into(), &[g])
+                e.apply(
+                    ShapeOp::Slice {
+                        axis,
+                        start,
+                        end,
+                        step: 1,
+                    }
+                    .into(),
+                    &[g],
+                )
             });
             start += n;
             gi
@@ -472,6 +547,10 @@ mod tests {
         slice((x, start, len) in (any_values(1, 3), 0usize..3, 0usize..3)) for [x] => |v| {
             let d = x.shape()[0];
             v[0].slice(0, start.min(d), (start + len).min(d)).sin()
+        };
+        slice_step((x, start, len, step) in (any_values(1, 3), 0usize..3, 0usize..4, 1usize..4)) for [x] => |v| {
+            let d = x.shape()[x.rank() - 1];
+            v[0].slice_step(-1, start.min(d), (start + len).min(d), step).sin()
         };
         pad((x, before, after) in (any_values(1, 3), 0usize..3, 0usize..3)) for [x] => |v| v[0].pad(-1, before, after).sin();
         concat((a, k) in (any_values(1, 3), 1usize..=3)) for [a, side(&a, k)] => |v| Var::concat(&[v[0], v[1], v[0]], 0).sin();

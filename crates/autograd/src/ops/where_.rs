@@ -3,7 +3,7 @@
 //! and 1s: nothing flows back through it.
 
 use crate::float::Float;
-use crate::ops::{EngineExt, Family, Grads, kernels};
+use crate::ops::{EngineExt, Family, Grads, Operand, kernels};
 use crate::shape::broadcast_or_panic;
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
@@ -44,8 +44,8 @@ impl<F: Float> Family<F> for Where {
 
 impl<'t, F: Float> Var<'t, F> {
     /// `where_(mask, a, b)`: `a` where `mask != 0`, else `b`, with broadcasting of all three
-    /// (PyTorch's `torch.where`). The mask is not differentiated; `a` and `b` get the gradient
-    /// where they were picked.
+    /// (PyTorch's `torch.where`); `a` and `b` may be scalars. The mask is not differentiated;
+    /// `a` and `b` get the gradient where they were picked.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor, Var};
@@ -55,7 +55,8 @@ impl<'t, F: Float> Var<'t, F> {
     /// assert_eq!(y.value().data(), &[-0.2, 3.0]);
     /// ```
     #[track_caller]
-    pub fn where_(mask: Var<'t, F>, a: Var<'t, F>, b: Var<'t, F>) -> Var<'t, F> {
+    pub fn where_(mask: Var<'t, F>, a: impl Operand<'t, F>, b: impl Operand<'t, F>) -> Var<'t, F> {
+        let (a, b) = (a.into_var(mask.tape), b.into_var(mask.tape));
         mask.tape.check_same("where_", a.tape);
         mask.tape.check_same("where_", b.tape);
         Var {
@@ -82,10 +83,11 @@ macro_rules! comparisons {
         impl<'t, F: Float> Var<'t, F> {
             $(
                 $(#[$doc])*
-                /// The result is a constant mask of 0s and 1s (broadcast shape); nothing flows
-                /// back through it.
+                /// `other` is a var or a scalar. The result is a constant mask of 0s and 1s
+                /// (broadcast shape); nothing flows back through it.
                 #[track_caller]
-                pub fn $name(self, other: Var<'t, F>) -> Var<'t, F> {
+                pub fn $name(self, other: impl Operand<'t, F>) -> Var<'t, F> {
+                    let other = other.into_var(self.tape);
                     self.tape.check_same(stringify!($name), other.tape);
                     self.tape.constant(compare(stringify!($name), &self.value(), &other.value(), $cmp))
                 }
@@ -151,5 +153,24 @@ mod tests {
             |v| Var::where_(v[0].gt(v[1]), v[0].sin(), v[1] * v[1]);
         where_le((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] =>
             |v| Var::where_(v[0].le(v[1]), v[0] * v[1], v[1].exp());
+        where_scalars(x in values(-2.0, 2.0, &[0.5])) for [x] =>
+            |v| Var::where_(v[0].lt(0.5), v[0].sin(), 0.25) * Var::where_(v[0].ge(0.5), 2.0, v[0]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// A scalar operand compares as the rank-0 constant it stands for.
+        #[test]
+        fn comparisons_take_scalars((x, s) in (values(-2.0, 2.0, &[]), -2.0f64..2.0)) {
+            let tape = Tape::<f64>::new();
+            let (v, c) = (tape.constant(x), tape.scalar(s));
+            prop_assert_eq!(v.gt(s).value(), v.gt(c).value());
+            prop_assert_eq!(v.lt(s).value(), v.lt(c).value());
+            prop_assert_eq!(v.ge(s).value(), v.ge(c).value());
+            prop_assert_eq!(v.le(s).value(), v.le(c).value());
+            prop_assert_eq!(v.eq(s).value(), v.eq(c).value());
+            prop_assert_eq!(Var::where_(v.gt(s), v, s).value(), Var::where_(v.gt(c), v, c).value());
+        }
     }
 }
