@@ -105,9 +105,33 @@ fn elementwise(c: &mut Criterion) {
     g.finish();
 }
 
+/// Reductions in f32: all elements, along the contiguous last axis, down the rows (the bias
+/// gradient of a batch), and max; the sizes of a large activation and of a small layer.
+fn reductions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("reduce_f32");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let big = Tensor::<f32>::rand_normal(&[1024, 1024], 0.0, 1.0, &mut rng);
+    let small = Tensor::<f32>::rand_normal(&[64, 100], 0.0, 1.0, &mut rng);
+    g.throughput(Throughput::Elements(big.numel() as u64));
+    g.bench_function("sum_all_1m", |b| b.iter(|| black_box(big.sum())));
+    g.bench_function("mean_all_1m", |b| b.iter(|| black_box(big.mean())));
+    g.bench_function("sum_last_axis_1024x1024", |b| {
+        b.iter(|| black_box(big.sum_axes(&[-1], false)))
+    });
+    g.bench_function("sum_first_axis_1024x1024", |b| {
+        b.iter(|| black_box(big.sum_axes(&[0], false)))
+    });
+    g.bench_function("max_all_1m", |b| b.iter(|| black_box(big.max())));
+    g.throughput(Throughput::Elements(small.numel() as u64));
+    g.bench_function("sum_first_axis_64x100", |b| {
+        b.iter(|| black_box(small.sum_axes(&[0], false)))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
-    targets = matmul, seed_linear_step, tiny_op_chain, elementwise
+    targets = matmul, seed_linear_step, tiny_op_chain, elementwise, reductions
 }
 criterion_main!(benches);

@@ -216,7 +216,12 @@ pub(crate) fn broadcast_strides(from: &[usize], to: &[usize]) -> Shape {
         .collect()
 }
 
-/// Normalizes a possibly negative axis (`-1` is the last) for a tensor of rank `rank`.
+/// A list of axes, each below the rank.
+pub(crate) type Axes = SmallVec<[usize; 4]>;
+
+/// Normalizes a possibly negative axis (`-1` is the last) for a tensor of rank `rank`: the one
+/// place where axes are checked, so every op reports a bad axis the same way, at the caller's
+/// line.
 #[track_caller]
 pub(crate) fn norm_axis(op: &str, axis: isize, rank: usize) -> usize {
     let r = rank as isize;
@@ -225,6 +230,23 @@ pub(crate) fn norm_axis(op: &str, axis: isize, rank: usize) -> usize {
         panic!("{op}: axis {axis} is out of range for a tensor of rank {rank}");
     }
     a as usize
+}
+
+/// Normalizes a list of axes with [`norm_axis`], sorted; an axis listed twice panics.
+#[track_caller]
+pub(crate) fn norm_axes(op: &str, axes: &[isize], rank: usize) -> Axes {
+    // A loop, not a closure: `#[track_caller]` does not reach through closures.
+    let mut out = Axes::new();
+    for &a in axes {
+        out.push(norm_axis(op, a, rank));
+    }
+    out.sort_unstable();
+    let n = out.len();
+    out.dedup();
+    if n != out.len() {
+        panic!("{op}: axis listed twice in {axes:?}");
+    }
+    out
 }
 
 /// Walks the positions of a row-major iteration over `shape` (all dimensions but the last),

@@ -12,6 +12,9 @@ use crate::tensor::Tensor;
 
 pub(crate) type Inputs = SmallVec<[u32; 2]>;
 
+/// Var code run by a backward rule (a custom op's `Var` backward): vars in, vars out.
+pub(crate) type VarFn<'a, F> = dyn for<'t> Fn(&[Var<'t, F>]) -> Vec<Var<'t, F>> + 'a;
+
 pub(crate) struct Node<F> {
     pub(crate) op: Op<F>,
     pub(crate) inputs: Inputs,
@@ -329,20 +332,20 @@ impl<'t, F: Float> Var<'t, F> {
 
     #[track_caller]
     #[inline]
-    pub(crate) fn unary(self, op: Op<F>) -> Var<'t, F> {
+    pub(crate) fn unary(self, op: impl Into<Op<F>>) -> Var<'t, F> {
         Var {
             tape: self.tape,
-            id: self.tape.apply(op, &[self.id]),
+            id: self.tape.apply(op.into(), &[self.id]),
         }
     }
 
     #[track_caller]
     #[inline]
-    pub(crate) fn binary(self, op: Op<F>, name: &str, other: Var<'t, F>) -> Var<'t, F> {
+    pub(crate) fn binary(self, op: impl Into<Op<F>>, name: &str, other: Var<'t, F>) -> Var<'t, F> {
         self.tape.check_same(name, other.tape);
         Var {
             tape: self.tape,
-            id: self.tape.apply(op, &[self.id, other.id]),
+            id: self.tape.apply(op.into(), &[self.id, other.id]),
         }
     }
 
@@ -442,10 +445,14 @@ pub(crate) trait Engine<F: Float> {
     /// Calls `f` with non-leaf node `i`'s op, input ids, inputs, output, and which inputs
     /// need gradients.
     fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&Self::V], &Self::V, &[bool]));
+    /// Runs `f` on vars holding `ins` and returns its results: on this tape when recording,
+    /// so what `f` computes is differentiable again; on a scratch tape of constants
+    /// otherwise. `op` names the caller in the panic when `f` returns a var of another tape.
+    fn with_vars(&self, op: &str, ins: &[&Self::V], f: &VarFn<'_, F>) -> Vec<Self::V>;
     fn accumulate(&self, slot: &mut Option<Self::V>, g: Self::V) {
         *slot = Some(match slot.take() {
             None => g,
-            Some(old) => self.apply(Op::Binary(crate::ops::binary::BinaryOp::Add), &[&old, &g]),
+            Some(old) => self.apply(Op::Binary(crate::ops::Binary::Add), &[&old, &g]),
         });
     }
 }
@@ -492,6 +499,17 @@ impl<F: Float> Engine<F> for Eager {
         let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
         f(&node.op, &node.inputs, &ins, &node.value, &needs)
     }
+    fn with_vars(&self, op: &str, ins: &[&Tensor<F>], f: &VarFn<'_, F>) -> Vec<Tensor<F>> {
+        let scratch = Tape::new();
+        let vars: Vec<Var<'_, F>> = ins.iter().map(|&t| scratch.constant(t.clone())).collect();
+        f(&vars)
+            .iter()
+            .map(|v| {
+                scratch.check_same(op, v.tape);
+                v.value()
+            })
+            .collect()
+    }
     fn accumulate(&self, slot: &mut Option<Tensor<F>>, g: Tensor<F>) {
         match slot {
             None => *slot = Some(g),
@@ -521,6 +539,16 @@ impl<F: Float> Engine<F> for Record<'_, F> {
     }
     fn records(&self) -> bool {
         true
+    }
+    fn with_vars(&self, op: &str, ins: &[&u32], f: &VarFn<'_, F>) -> Vec<u32> {
+        let vars: Vec<Var<'_, F>> = ins.iter().map(|&&id| Var { tape: self.tape, id }).collect();
+        f(&vars)
+            .iter()
+            .map(|v| {
+                self.tape.check_same(op, v.tape);
+                v.id
+            })
+            .collect()
     }
     fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&u32], &u32, &[bool])) {
         // The rules append to the tape, so the node is copied out before they run.

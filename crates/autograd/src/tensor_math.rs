@@ -31,7 +31,8 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
-use crate::ops::{Axes, BinaryOp, Op, UnaryOp};
+use crate::ops::reduce::Kind;
+use crate::ops::{Axes, Binary, MatMul, Op, Reduce, Unary, Where};
 use crate::shape::norm_axis;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
@@ -56,13 +57,13 @@ macro_rules! on_tape {
 impl<F: Float> Tensor<F> {
     #[track_caller]
     #[inline]
-    fn unary_op(&self, op: UnaryOp<F>) -> Tensor<F> {
+    fn unary_op(&self, op: Unary<F>) -> Tensor<F> {
         Op::Unary(op).forward(&[self])
     }
 
     #[track_caller]
     #[inline]
-    fn binary_op(&self, op: BinaryOp, other: &Tensor<F>) -> Tensor<F> {
+    fn binary_op(&self, op: Binary, other: &Tensor<F>) -> Tensor<F> {
         Op::Binary(op).forward(&[self, other])
     }
 
@@ -102,7 +103,7 @@ unary_methods! {
     /// let t = Tensor::from_vec(vec![0.0f64, 1.0], &[2]);
     /// assert_eq!(t.exp().data(), &[1.0, 1f64.exp()]);
     /// ```
-    exp => UnaryOp::Exp;
+    exp => Unary::Exp;
     /// Natural logarithm elementwise, as [`Var::log`] (NaN below 0, `-inf` at 0).
     ///
     /// ```
@@ -110,37 +111,37 @@ unary_methods! {
     /// let t = Tensor::from_vec(vec![1.0f64, std::f64::consts::E], &[2]);
     /// assert_eq!(t.log().data(), &[0.0, 1.0]);
     /// ```
-    log => UnaryOp::Log;
+    log => Unary::Log;
     /// Square root elementwise, as [`Var::sqrt`].
     ///
     /// ```
     /// use borel_autograd::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![4.0f32, 9.0], &[2]).sqrt().data(), &[2.0, 3.0]);
     /// ```
-    sqrt => UnaryOp::Sqrt;
+    sqrt => Unary::Sqrt;
     /// Sine elementwise, as [`Var::sin`].
-    sin => UnaryOp::Sin;
+    sin => Unary::Sin;
     /// Cosine elementwise, as [`Var::cos`].
-    cos => UnaryOp::Cos;
+    cos => Unary::Cos;
     /// Tangent elementwise, as [`Var::tan`].
-    tan => UnaryOp::Tan;
+    tan => Unary::Tan;
     /// Hyperbolic tangent elementwise, as [`Var::tanh`].
-    tanh => UnaryOp::Tanh;
+    tanh => Unary::Tanh;
     /// Logistic sigmoid elementwise, as [`Var::sigmoid`] (no overflow for large `|x|`).
-    sigmoid => UnaryOp::Sigmoid;
+    sigmoid => Unary::Sigmoid;
     /// `log(1 + e^x)` elementwise, computed stably, as [`Var::softplus`].
-    softplus => UnaryOp::Softplus;
+    softplus => Unary::Softplus;
     /// The error function elementwise, as [`Var::erf`].
-    erf => UnaryOp::Erf;
+    erf => Unary::Erf;
     /// `max(x, 0)` elementwise, as [`Var::relu`].
-    relu => UnaryOp::Relu;
+    relu => Unary::Relu;
     /// `|x|` elementwise, as [`Var::abs`].
     ///
     /// ```
     /// use borel_autograd::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![-1.5f32, 2.0], &[2]).abs().data(), &[1.5, 2.0]);
     /// ```
-    abs => UnaryOp::Abs;
+    abs => Unary::Abs;
 }
 
 impl<F: Float> Tensor<F> {
@@ -154,7 +155,7 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn square(&self) -> Tensor<F> {
-        self.binary_op(BinaryOp::Mul, self)
+        self.binary_op(Binary::Mul, self)
     }
 
     /// `x^p` for a scalar exponent, as [`Var::powf`].
@@ -165,13 +166,13 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn powf(&self, p: F) -> Tensor<F> {
-        self.unary_op(UnaryOp::Powf(p))
+        self.unary_op(Unary::Powf(p))
     }
 
     /// `x * scale + shift` elementwise, as [`Var::affine`].
     #[track_caller]
     pub fn affine(&self, scale: F, shift: F) -> Tensor<F> {
-        self.unary_op(UnaryOp::Affine(scale, shift))
+        self.unary_op(Unary::Affine(scale, shift))
     }
 
     /// Every element limited to `[lo, hi]`, as [`Var::clamp`]; panics when `lo > hi`.
@@ -189,7 +190,7 @@ impl<F: Float> Tensor<F> {
     /// `self ^ exponent` elementwise with broadcasting, as [`Var::pow`].
     #[track_caller]
     pub fn pow(&self, exponent: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(BinaryOp::Pow, exponent)
+        self.binary_op(Binary::Pow, exponent)
     }
 
     /// Elementwise maximum with broadcasting, as [`Var::maximum`].
@@ -201,13 +202,13 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn maximum(&self, other: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(BinaryOp::Maximum, other)
+        self.binary_op(Binary::Maximum, other)
     }
 
     /// Elementwise minimum with broadcasting, as [`Var::minimum`].
     #[track_caller]
     pub fn minimum(&self, other: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(BinaryOp::Minimum, other)
+        self.binary_op(Binary::Minimum, other)
     }
 
     /// `a` where `mask != 0`, else `b`, all three broadcast together, as [`Var::where_`].
@@ -220,13 +221,14 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn where_(mask: &Tensor<F>, a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-        Op::Where.forward(&[mask, a, b])
+        Op::from(Where).forward(&[mask, a, b])
     }
 }
 
 impl<F: Float> Tensor<F> {
-    /// Matrix product over the last two dims, leading (batch) dims broadcast, as
-    /// [`Var::matmul`]; panics naming both shapes when the inner dims differ.
+    /// Matrix product over the last two dims, leading (batch) dims broadcast, 1-D operands
+    /// taken as vectors (PyTorch's `matmul`), as [`Var::matmul`]; panics naming both shapes
+    /// when the inner dims differ.
     ///
     /// ```
     /// use borel_autograd::Tensor;
@@ -238,19 +240,22 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn matmul(&self, other: &Tensor<F>) -> Tensor<F> {
-        Op::MatMul { ta: false, tb: false }.forward(&[self, other])
+        if self.rank() < 2 || other.rank() < 2 {
+            return on_tape!(a = self, b = other => a.matmul(b));
+        }
+        Op::from(MatMul { ta: false, tb: false }).forward(&[self, other])
     }
 
     /// `self^T other` without materializing the transpose, as [`Var::t_matmul`].
     #[track_caller]
     pub fn t_matmul(&self, other: &Tensor<F>) -> Tensor<F> {
-        Op::MatMul { ta: true, tb: false }.forward(&[self, other])
+        Op::from(MatMul { ta: true, tb: false }).forward(&[self, other])
     }
 
     /// `self other^T` without materializing the transpose, as [`Var::matmul_t`].
     #[track_caller]
     pub fn matmul_t(&self, other: &Tensor<F>) -> Tensor<F> {
-        Op::MatMul { ta: false, tb: true }.forward(&[self, other])
+        Op::from(MatMul { ta: false, tb: true }).forward(&[self, other])
     }
 }
 
@@ -265,11 +270,7 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn sum(&self) -> Tensor<F> {
-        Op::Sum {
-            axes: self.all_axes(),
-            keepdim: false,
-        }
-        .forward(&[self])
+        Op::from(Reduce::sum(self.all_axes(), false)).forward(&[self])
     }
 
     /// Sum over `axes` (negative counts from the end); `keepdim` keeps them with size 1, as
@@ -315,11 +316,7 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn max(&self) -> Tensor<F> {
-        Op::Max {
-            axes: self.all_axes(),
-            keepdim: false,
-        }
-        .forward(&[self])
+        Op::from(Reduce::new(Kind::Max, self.all_axes(), false)).forward(&[self])
     }
 
     /// Largest element along `axes`, as [`Var::max_axes`].
@@ -332,11 +329,7 @@ impl<F: Float> Tensor<F> {
     /// Smallest element, as a rank-0 tensor, as [`Var::min`] (NaNs skipped, as in `max`).
     #[track_caller]
     pub fn min(&self) -> Tensor<F> {
-        Op::Min {
-            axes: self.all_axes(),
-            keepdim: false,
-        }
-        .forward(&[self])
+        Op::from(Reduce::new(Kind::Min, self.all_axes(), false)).forward(&[self])
     }
 
     /// Smallest element along `axes`, as [`Var::min_axes`].
@@ -488,7 +481,7 @@ macro_rules! tensor_binop {
             #[track_caller]
             #[inline]
             fn $method(self, rhs: &Tensor<F>) -> Tensor<F> {
-                self.binary_op(BinaryOp::$op, rhs)
+                self.binary_op(Binary::$op, rhs)
             }
         }
         impl<F: Float> $trait<Tensor<F>> for Tensor<F> {

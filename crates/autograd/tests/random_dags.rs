@@ -90,10 +90,10 @@ fn run<'t>(program: &[Step], v: &[Var<'t, f64>]) -> Var<'t, f64> {
                     match k {
                         0 => a.sum_axes(&[axis], keep),
                         1 => a.mean_axes(&[axis], keep),
-                        2 => a.logsumexp(&[axis], keep),
+                        2 => a.logsumexp_axes(&[axis], keep),
                         3 => a.sum(),
                         4 => a.mean_axes(&[0], keep),
-                        _ => a.logsumexp(&[0], keep),
+                        _ => a.logsumexp_axes(&[0], keep),
                     }
                 }
             }

@@ -1,110 +1,137 @@
-//! Binary elementwise ops with NumPy broadcasting. The backward of a broadcast input sums
-//! the gradient over the broadcast axes (`sum_to`).
+//! Arithmetic with NumPy broadcasting. Each block of the `binary_ops!` table holds one op
+//! whole: its `value` per pair of elements and the gradients of its two operands (`da`, `db`)
+//! from `g = dL/dy`, given the operands `a`, `b` and the output `y`. The backward of a
+//! broadcast operand sums its gradient over the broadcast axes (`sum_to`).
 //!
-//! `maximum`/`minimum` send the whole gradient to the first operand on ties.
+//! The operators `+ - * /` (with vars or scalars on either side) and the methods `pow`,
+//! `maximum`, `minimum` follow the table.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
-use crate::ops::{EngineExt, Op, UnaryOp, kernels};
+use crate::ops::{EngineExt, Family, Grads, Operand, Unary, kernels};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Maximum,
-    Minimum,
+/// Declares the broadcasting binary ops: the `Binary` enum, its names, and its forward and
+/// backward, one arm per op, generated from the op's block.
+macro_rules! binary_ops {
+    ($(
+        $(#[$doc:meta])*
+        $Variant:ident($name:literal) {
+            value: |$va:ident, $vb:ident| $value:expr,
+            da: |$e1:ident, $a1:ident, $b1:ident, $y1:ident, $g1:ident| $da:expr,
+            db: |$e2:ident, $a2:ident, $b2:ident, $y2:ident, $g2:ident| $db:expr $(,)?
+        }
+    )*) => {
+        /// Which broadcasting binary op a node applies.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Binary {
+            $($(#[$doc])* $Variant,)*
+        }
+
+        impl Binary {
+            /// The op's name in error messages.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Binary::$Variant => $name,)*
+                }
+            }
+        }
+
+        impl<F: Float> Family<F> for Binary {
+            #[track_caller]
+            #[inline]
+            fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+                match self {
+                    $(Binary::$Variant => kernels::zip($name, x[0], x[1], |$va: F, $vb: F| $value),)*
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+                let (a, b) = (x[0], x[1]);
+                let (ga, gb) = match self {
+                    $(Binary::$Variant => (
+                        needs[0].then(|| {
+                            let ($e1, $a1, $b1, $y1, $g1) = (e, a, b, y, &g);
+                            $da
+                        }),
+                        needs[1].then(|| {
+                            let ($e2, $a2, $b2, $y2, $g2) = (e, a, b, y, &g);
+                            $db
+                        }),
+                    ),)*
+                };
+                smallvec::smallvec![
+                    ga.map(|ga| e.sum_to(ga, &e.shape(a))),
+                    gb.map(|gb| e.sum_to(gb, &e.shape(b)))
+                ]
+            }
+        }
+    };
 }
 
-impl BinaryOp {
-    fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-        }
+binary_ops! {
+    /// `a + b`.
+    Add("add") {
+        value: |a, b| a + b,
+        da: |e, a, b, y, g| g.clone(),
+        db: |e, a, b, y, g| g.clone(),
     }
+    /// `a - b`.
+    Sub("sub") {
+        value: |a, b| a - b,
+        da: |e, a, b, y, g| g.clone(),
+        db: |e, a, b, y, g| e.neg(g),
+    }
+    /// `a * b`: `d(ab) = b da + a db`.
+    Mul("mul") {
+        value: |a, b| a * b,
+        da: |e, a, b, y, g| e.mul(g, b),
+        db: |e, a, b, y, g| e.mul(g, a),
+    }
+    /// `a / b`: `d(a/b) = da / b - (a/b) db / b`.
+    Div("div") {
+        value: |a, b| a / b,
+        da: |e, a, b, y, g| e.div(g, b),
+        db: |e, a, b, y, g| e.neg(&e.div(&e.mul(g, y), b)),
+    }
+    /// `a ^ b`: `d(a^b) = b a^(b-1) da + a^b ln(a) db`.
+    Pow("pow") {
+        value: |a, b| a.powf_(b),
+        da: |e, a, b, y, g| {
+            let bm1 = e.affine(b, F::ONE, -F::ONE);
+            e.mul(g, &e.mul(b, &e.apply_binary(Binary::Pow, a, &bm1)))
+        },
+        db: |e, a, b, y, g| e.mul(g, &e.mul(y, &e.apply_unary(Unary::Log, a))),
+    }
+    /// `max(a, b)`; the gradient goes to `a` on ties.
+    Maximum("maximum") {
+        value: |a, b| if a >= b { a } else { b },
+        da: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x >= y)),
+        db: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x < y)),
+    }
+    /// `min(a, b)`; the gradient goes to `a` on ties.
+    Minimum("minimum") {
+        value: |a, b| if a <= b { a } else { b },
+        da: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x <= y)),
+        db: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x > y)),
+    }
+}
 
-    #[track_caller]
-    #[inline]
-    pub(crate) fn forward<F: Float>(self, a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-        let n = self.name();
-        match self {
-            BinaryOp::Add => kernels::zip(n, a, b, |x, y| x + y),
-            BinaryOp::Sub => kernels::zip(n, a, b, |x, y| x - y),
-            BinaryOp::Mul => kernels::zip(n, a, b, |x, y| x * y),
-            BinaryOp::Div => kernels::zip(n, a, b, |x, y| x / y),
-            BinaryOp::Pow => kernels::zip(n, a, b, |x, y| x.powf_(y)),
-            BinaryOp::Maximum => kernels::zip(n, a, b, |x, y| if x >= y { x } else { y }),
-            BinaryOp::Minimum => kernels::zip(n, a, b, |x, y| if x <= y { x } else { y }),
-        }
-    }
-
-    pub(crate) fn backward<F: Float, E: Engine<F>>(
-        self,
-        e: &E,
-        a: &E::V,
-        b: &E::V,
-        y: &E::V,
-        g: &E::V,
-        needs: &[bool],
-    ) -> super::Grads<E::V> {
-        let (ga, gb) = match self {
-            BinaryOp::Add => (needs[0].then(|| g.clone()), needs[1].then(|| g.clone())),
-            BinaryOp::Sub => (needs[0].then(|| g.clone()), needs[1].then(|| e.neg(g))),
-            // d(ab) = b da + a db
-            BinaryOp::Mul => (needs[0].then(|| e.mul(g, b)), needs[1].then(|| e.mul(g, a))),
-            // d(a/b) = da / b - (a/b) db / b
-            BinaryOp::Div => (
-                needs[0].then(|| e.div(g, b)),
-                needs[1].then(|| e.neg(&e.div(&e.mul(g, y), b))),
-            ),
-            // d(a^b) = b a^(b-1) da + a^b ln(a) db
-            BinaryOp::Pow => (
-                needs[0].then(|| {
-                    let bm1 = e.affine(b, F::ONE, -F::ONE);
-                    e.mul(g, &e.mul(b, &e.bin(BinaryOp::Pow, a, &bm1)))
-                }),
-                needs[1].then(|| e.mul(g, &e.mul(y, &e.un(UnaryOp::Log, a)))),
-            ),
-            BinaryOp::Maximum | BinaryOp::Minimum => {
-                let max = self == BinaryOp::Maximum;
-                let (va, vb) = (e.value(a), e.value(b));
-                let to_a = kernels::zip("mask", &va, &vb, move |x, y| {
-                    if (max && x >= y) || (!max && x <= y) {
-                        F::ONE
-                    } else {
-                        F::ZERO
-                    }
-                });
-                let to_b = to_a.map(|m| F::ONE - m);
-                (
-                    needs[0].then(|| e.mul_const(g, to_a)),
-                    needs[1].then(|| e.mul_const(g, to_b)),
-                )
-            }
-        };
-        smallvec::smallvec![
-            ga.map(|ga| e.sum_to(ga, &e.shape(a))),
-            gb.map(|gb| e.sum_to(gb, &e.shape(b)))
-        ]
-    }
+/// The constant mask (broadcast shape) of the pairs of values where `picked` holds.
+fn pick<F: Float, E: Engine<F>>(e: &E, a: &E::V, b: &E::V, picked: impl Fn(F, F) -> bool + Sync + Send) -> Tensor<F> {
+    kernels::zip("mask", &e.value(a), &e.value(b), move |x, y| {
+        if picked(x, y) { F::ONE } else { F::ZERO }
+    })
 }
 
 impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     #[inline]
-    fn bin(self, op: BinaryOp, other: Var<'t, F>) -> Var<'t, F> {
-        self.binary(Op::Binary(op), op.name(), other)
+    fn bin(self, op: Binary, other: Var<'t, F>) -> Var<'t, F> {
+        self.binary(op, op.name(), other)
     }
 
     /// `self ^ exponent` elementwise, both differentiable; needs `self > 0` where the
@@ -121,19 +148,35 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn pow(self, exponent: Var<'t, F>) -> Var<'t, F> {
-        self.bin(BinaryOp::Pow, exponent)
+        self.bin(Binary::Pow, exponent)
     }
 
-    /// Elementwise maximum with broadcasting; on ties the gradient goes to `self`.
+    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. On ties the
+    /// gradient goes to `self`.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+    /// assert_eq!(x.maximum(tape.scalar(0.0)).value().data(), &[0.0, 2.0]);
+    /// ```
     #[track_caller]
-    pub fn maximum(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.bin(BinaryOp::Maximum, other)
+    pub fn maximum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
+        self.bin(Binary::Maximum, other.into_var(self.tape))
     }
 
-    /// Elementwise minimum with broadcasting; on ties the gradient goes to `self`.
+    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. On ties the
+    /// gradient goes to `self`.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+    /// assert_eq!(x.minimum(tape.scalar(0.0)).value().data(), &[-1.0, 0.0]);
+    /// ```
     #[track_caller]
-    pub fn minimum(self, other: Var<'t, F>) -> Var<'t, F> {
-        self.bin(BinaryOp::Minimum, other)
+    pub fn minimum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
+        self.bin(Binary::Minimum, other.into_var(self.tape))
     }
 }
 
@@ -180,28 +223,28 @@ macro_rules! binop {
 binop!(
     Add,
     add,
-    BinaryOp::Add,
+    Binary::Add,
     |v: Var<'t, _>, s| v.affine(F::ONE, s),
     |s, v: Var<'t, _>| v.affine(1.0, s)
 );
 binop!(
     Sub,
     sub,
-    BinaryOp::Sub,
+    Binary::Sub,
     |v: Var<'t, _>, s: F| v.affine(F::ONE, -s),
     |s, v: Var<'t, _>| v.affine(-1.0, s)
 );
 binop!(
     Mul,
     mul,
-    BinaryOp::Mul,
+    Binary::Mul,
     |v: Var<'t, _>, s| v.affine(s, F::ZERO),
     |s, v: Var<'t, _>| v.affine(s, 0.0)
 );
 binop!(
     Div,
     div,
-    BinaryOp::Div,
+    Binary::Div,
     |v: Var<'t, _>, s| v.affine(F::ONE / s, F::ZERO),
     |s, v: Var<'t, _>| v.powf(-1.0).affine(s, 0.0)
 );
@@ -214,42 +257,18 @@ impl<'t, F: Float> Neg for Var<'t, F> {
     }
 }
 
-macro_rules! comparisons {
-    ($($(#[$doc:meta])* $name:ident: $cmp:expr;)*) => {
-        impl<'t, F: Float> Var<'t, F> {
-            $(
-                $(#[$doc])*
-                /// The result is a constant mask of 0s and 1s (broadcast shape); nothing flows
-                /// back through it.
-                #[track_caller]
-                pub fn $name(self, other: Var<'t, F>) -> Var<'t, F> {
-                    self.tape.check_same(stringify!($name), other.tape);
-                    let m = kernels::zip(stringify!($name), &self.value(), &other.value(), |x, y| {
-                        if $cmp(x, y) { F::ONE } else { F::ZERO }
-                    });
-                    self.tape.constant(m)
-                }
-            )*
-        }
-    };
-}
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::*;
 
-comparisons! {
-    /// `self > other` elementwise.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor};
-    /// let tape = Tape::<f32>::new();
-    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
-    /// assert_eq!(x.gt(tape.scalar(0.0)).value().data(), &[0.0, 1.0]);
-    /// ```
-    gt: |x, y| x > y;
-    /// `self < other` elementwise.
-    lt: |x, y| x < y;
-    /// `self >= other` elementwise.
-    ge: |x, y| x >= y;
-    /// `self <= other` elementwise.
-    le: |x, y| x <= y;
-    /// `self == other` elementwise.
-    eq: |x, y| x == y;
+    op_props! {
+        add((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| (v[0] + v[1]).sin();
+        sub((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| (v[0] - v[1]).sin();
+        mul((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| v[0] * v[1];
+        div((a, b) in broadcast_values((-2.0, 2.0), (0.5, 2.0))) for [a, b] => |v| v[0] / v[1];
+        pow((a, b) in broadcast_values((0.5, 2.0), (-1.5, 2.0))) for [a, b] => |v| v[0].pow(v[1]);
+        maximum((a, b) in separated_pair()) for [a, b] => |v| v[0].maximum(v[1]).square();
+        minimum((a, b) in separated_pair()) for [a, b] => |v| v[0].minimum(v[1]).square();
+        maximum_scalar(x in values(-2.0, 2.0, &[0.5])) for [x] => |v| v[0].maximum(0.5).square() + v[0].minimum(0.5);
+    }
 }

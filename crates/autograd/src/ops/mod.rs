@@ -1,237 +1,196 @@
-//! The differentiable ops, one file per family. In each file an op's forward kernel, its
-//! backward rule and its public method stand side by side.
+//! The differentiable ops, one file per family. In each file every op's public method (with
+//! its doc and example), its forward kernel, its backward rule and its property test sit
+//! together:
+//!
+//! | file | family |
+//! |---|---|
+//! | `unary.rs` | elementwise functions and activations (exp, tanh, relu, gelu, ...) |
+//! | `binary.rs` | arithmetic with broadcasting, pow, maximum/minimum |
+//! | `where_.rs` | `where_` and the comparisons that make its masks |
+//! | `reduce.rs` | sum, max, min and the composites mean, logsumexp, softmax |
+//! | `matmul.rs` | matrix products, `dot` |
+//! | `shape_ops.rs` | reshape, permute, broadcast, slice, pad, concat and friends |
+//! | `index.rs` | integer indexing: index_select, gather, select and their adjoints |
+//! | `custom.rs` | user-defined ops |
 //!
 //! Backward rules are written with the same differentiable ops as forward code (through
-//! [`Engine`]), so running them while recording gives gradients that can be differentiated
-//! again: that is all `create_graph` does.
+//! [`EngineExt`]), so running them while recording gives gradients that can be differentiated
+//! again: that is all `create_graph` does. Composite ops are written with other ops and have no
+//! backward rule of their own.
 
 pub(crate) mod binary;
-pub(crate) mod composite;
 pub(crate) mod custom;
 pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape_ops;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod unary;
 pub(crate) mod where_;
-
-use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use crate::float::Float;
+pub(crate) use crate::shape::Axes;
 use crate::shape::Shape;
-use crate::tape::Engine;
+use crate::tape::{Engine, Tape, Var};
 use crate::tensor::Tensor;
 
-pub(crate) use binary::BinaryOp;
-pub(crate) use unary::UnaryOp;
+pub(crate) use binary::Binary;
+pub(crate) use custom::Custom;
+pub(crate) use index::IndexOp;
+pub(crate) use matmul::MatMul;
+pub(crate) use reduce::Reduce;
+pub(crate) use shape_ops::ShapeOp;
+pub(crate) use unary::Unary;
+pub(crate) use where_::Where;
 
-pub(crate) type Axes = SmallVec<[usize; 4]>;
+/// An operand of a comparison, `where_`, `maximum` or `minimum`: a var, or a scalar that
+/// becomes a rank-0 constant on the other operand's tape (PyTorch's `x > 0`,
+/// `torch.where(m, x, 0.0)`).
+///
+/// ```
+/// use borel_autograd::{Tape, Tensor, Var};
+/// let tape = Tape::<f32>::new();
+/// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+/// assert_eq!(x.gt(0.0).value().data(), &[0.0, 1.0]);
+/// assert_eq!(Var::where_(x.gt(0.0), x, 0.5).value().data(), &[0.5, 2.0]);
+/// assert_eq!(x.maximum(0.0).value().data(), &[0.0, 2.0]);
+/// ```
+pub trait Operand<'t, F: Float> {
+    /// This operand as a var on `tape`.
+    fn into_var(self, tape: &'t Tape<F>) -> Var<'t, F>;
+}
 
-/// What a tape node computes from its inputs.
+impl<'t, F: Float> Operand<'t, F> for Var<'t, F> {
+    #[inline]
+    fn into_var(self, _tape: &'t Tape<F>) -> Var<'t, F> {
+        self
+    }
+}
+
+impl<'t, F: Float> Operand<'t, F> for F {
+    #[inline]
+    fn into_var(self, tape: &'t Tape<F>) -> Var<'t, F> {
+        tape.scalar(self)
+    }
+}
+
+/// The gradients of a node's inputs: `None` where an input needs none.
+pub(crate) type Grads<V> = SmallVec<[Option<V>; 2]>;
+
+/// What every family of ops provides: the forward kernel and the backward rule.
+pub(crate) trait Family<F: Float> {
+    /// The value of the op applied to `x`.
+    #[track_caller]
+    fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F>;
+
+    /// The gradients of the inputs flagged in `needs`, given the inputs `x`, the output `y`
+    /// and the output's gradient `g`, computed with `e`'s differentiable ops.
+    fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V>;
+}
+
+/// What a tape node computes from its inputs: a leaf, or an op of one family.
 #[derive(Clone)]
 pub(crate) enum Op<F> {
     /// A var or a constant: no inputs, no rule.
     Leaf,
-    Unary(UnaryOp<F>),
-    Binary(BinaryOp),
+    Unary(Unary<F>),
+    Binary(Binary),
     /// Inputs: mask (constant), a, b.
-    Where,
-    Sum {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Max {
-        axes: Axes,
-        keepdim: bool,
-    },
-    Min {
-        axes: Axes,
-        keepdim: bool,
-    },
-    MatMul {
-        ta: bool,
-        tb: bool,
-    },
-    Reshape(Shape),
-    Permute(Axes),
-    BroadcastTo(Shape),
-    Slice {
-        axis: usize,
-        start: usize,
-        end: usize,
-    },
-    Pad {
-        axis: usize,
-        before: usize,
-        after: usize,
-    },
-    Concat {
-        axis: usize,
-    },
-    IndexSelect {
-        axis: usize,
-        index: Arc<[usize]>,
-    },
-    IndexAdd {
-        axis: usize,
-        index: Arc<[usize]>,
-        size: usize,
-    },
-    Gather {
-        axis: usize,
-        index: Arc<[usize]>,
-    },
-    ScatterAdd {
-        axis: usize,
-        index: Arc<[usize]>,
-        size: usize,
-    },
-    Custom(Arc<dyn custom::CustomOp<F>>),
+    Where(Where),
+    Reduce(Reduce),
+    MatMul(MatMul),
+    Shape(ShapeOp),
+    Index(IndexOp),
+    Custom(Custom<F>),
 }
 
-type Grads<V> = SmallVec<[Option<V>; 2]>;
+macro_rules! from_family {
+    ($($variant:ident($ty:ty)),*) => {
+        $(impl<F: Float> From<$ty> for Op<F> {
+            #[inline]
+            fn from(op: $ty) -> Self {
+                Op::$variant(op)
+            }
+        })*
+    };
+}
+
+from_family!(
+    Unary(Unary<F>),
+    Binary(Binary),
+    Where(Where),
+    Reduce(Reduce),
+    MatMul(MatMul),
+    Shape(ShapeOp),
+    Index(IndexOp),
+    Custom(Custom<F>)
+);
 
 impl<F: Float> Op<F> {
-    /// The forward kernel.
+    /// The forward kernel of the node's family.
     #[track_caller]
     #[inline]
     pub(crate) fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         match self {
             Op::Leaf => unreachable!("leaves are not computed"),
-            Op::Unary(u) => u.forward(x[0]),
-            Op::Binary(b) => b.forward(x[0], x[1]),
-            Op::Where => where_::forward(x[0], x[1], x[2]),
-            Op::Sum { axes, keepdim } => reduce::sum_forward(x[0], axes, *keepdim),
-            Op::Max { axes, keepdim } => reduce::extreme_forward(x[0], axes, *keepdim, true),
-            Op::Min { axes, keepdim } => reduce::extreme_forward(x[0], axes, *keepdim, false),
-            Op::MatMul { ta, tb } => matmul::forward(x[0], x[1], *ta, *tb),
-            Op::Reshape(s) => x[0].reshape(s),
-            Op::Permute(p) => shape_ops::permute_forward(x[0], p),
-            Op::BroadcastTo(s) => kernels::broadcast_to(x[0], s),
-            Op::Slice { axis, start, end } => shape_ops::slice_forward(x[0], *axis, *start, *end),
-            Op::Pad { axis, before, after } => shape_ops::pad_forward(x[0], *axis, *before, *after),
-            Op::Concat { axis } => shape_ops::concat_forward(x, *axis),
-            Op::IndexSelect { axis, index } => index::index_select_forward(x[0], *axis, index),
-            Op::IndexAdd { axis, index, size } => index::index_add_forward(x[0], *axis, index, *size),
-            Op::Gather { axis, index } => index::gather_forward(x[0], *axis, index),
-            Op::ScatterAdd { axis, index, size } => index::scatter_add_forward(x[0], *axis, index, *size),
-            Op::Custom(c) => custom::forward(c.as_ref(), x),
+            Op::Unary(op) => op.forward(x),
+            Op::Binary(op) => op.forward(x),
+            Op::Where(op) => op.forward(x),
+            Op::Reduce(op) => op.forward(x),
+            Op::MatMul(op) => op.forward(x),
+            Op::Shape(op) => op.forward(x),
+            Op::Index(op) => op.forward(x),
+            Op::Custom(op) => op.forward(x),
         }
     }
 
-    /// The backward rule: gradients of the inputs flagged in `needs`, given the inputs `x`,
-    /// the output `y` and the output's gradient `g`.
+    /// The backward rule of the node's family.
+    #[inline]
     pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
         match self {
             Op::Leaf => Grads::new(),
-            Op::Unary(u) => smallvec::smallvec![Some(u.backward(e, x[0], y, &g))],
-            Op::Binary(b) => b.backward(e, x[0], x[1], y, &g, needs),
-            Op::Where => where_::backward(e, x, &g, needs),
-            Op::Sum { axes, keepdim } => smallvec::smallvec![Some(reduce::sum_backward(e, x[0], axes, *keepdim, &g))],
-            Op::Max { axes, keepdim } | Op::Min { axes, keepdim } => {
-                smallvec::smallvec![Some(reduce::extreme_backward(e, x[0], y, axes, *keepdim, &g))]
-            }
-            Op::MatMul { ta, tb } => matmul::backward(e, x[0], x[1], *ta, *tb, &g, needs),
-            Op::Reshape(_) => {
-                let s = e.shape(x[0]);
-                smallvec::smallvec![Some(e.reshape(&g, s))]
-            }
-            Op::Permute(p) => smallvec::smallvec![Some(shape_ops::permute_backward(e, p, &g))],
-            Op::BroadcastTo(_) => {
-                let s = e.shape(x[0]);
-                smallvec::smallvec![Some(e.sum_to(g, &s))]
-            }
-            Op::Slice { axis, start, end } => {
-                let n = e.shape(x[0])[*axis];
-                smallvec::smallvec![Some(e.apply(
-                    Op::Pad {
-                        axis: *axis,
-                        before: *start,
-                        after: n - end
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::Pad { axis, before, .. } => {
-                let n = e.shape(x[0])[*axis];
-                smallvec::smallvec![Some(e.apply(
-                    Op::Slice {
-                        axis: *axis,
-                        start: *before,
-                        end: before + n
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::Concat { axis } => shape_ops::concat_backward(e, x, *axis, &g, needs),
-            Op::IndexSelect { axis, index } => {
-                let size = e.shape(x[0])[*axis];
-                smallvec::smallvec![Some(e.apply(
-                    Op::IndexAdd {
-                        axis: *axis,
-                        index: index.clone(),
-                        size
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::IndexAdd { axis, index, .. } => {
-                smallvec::smallvec![Some(e.apply(
-                    Op::IndexSelect {
-                        axis: *axis,
-                        index: index.clone()
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::Gather { axis, index } => {
-                let size = e.shape(x[0])[*axis];
-                smallvec::smallvec![Some(e.apply(
-                    Op::ScatterAdd {
-                        axis: *axis,
-                        index: index.clone(),
-                        size
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::ScatterAdd { axis, index, .. } => {
-                smallvec::smallvec![Some(e.apply(
-                    Op::Gather {
-                        axis: *axis,
-                        index: index.clone()
-                    },
-                    &[&g]
-                ))]
-            }
-            Op::Custom(c) => custom::backward(c.as_ref(), e, x, y, &g, needs),
+            Op::Unary(op) => op.backward(e, x, y, g, needs),
+            Op::Binary(op) => op.backward(e, x, y, g, needs),
+            Op::Where(op) => op.backward(e, x, y, g, needs),
+            Op::Reduce(op) => op.backward(e, x, y, g, needs),
+            Op::MatMul(op) => op.backward(e, x, y, g, needs),
+            Op::Shape(op) => op.backward(e, x, y, g, needs),
+            Op::Index(op) => op.backward(e, x, y, g, needs),
+            Op::Custom(op) => op.backward(e, x, y, g, needs),
         }
     }
 }
 
 /// The differentiable vocabulary that backward rules are written in.
 pub(crate) trait EngineExt<F: Float>: Engine<F> {
-    fn un(&self, op: UnaryOp<F>, a: &Self::V) -> Self::V {
+    /// Records (or computes) an elementwise unary op.
+    fn apply_unary(&self, op: Unary<F>, a: &Self::V) -> Self::V {
         self.apply(Op::Unary(op), &[a])
     }
-    fn bin(&self, op: BinaryOp, a: &Self::V, b: &Self::V) -> Self::V {
+    /// Records (or computes) a broadcasting binary op.
+    fn apply_binary(&self, op: Binary, a: &Self::V, b: &Self::V) -> Self::V {
         self.apply(Op::Binary(op), &[a, b])
     }
     fn mul(&self, a: &Self::V, b: &Self::V) -> Self::V {
-        self.bin(BinaryOp::Mul, a, b)
+        self.apply_binary(Binary::Mul, a, b)
     }
     fn div(&self, a: &Self::V, b: &Self::V) -> Self::V {
-        self.bin(BinaryOp::Div, a, b)
+        self.apply_binary(Binary::Div, a, b)
     }
     fn neg(&self, a: &Self::V) -> Self::V {
-        self.un(UnaryOp::Affine(-F::ONE, F::ZERO), a)
+        self.apply_unary(Unary::Affine(-F::ONE, F::ZERO), a)
     }
     /// `a * s + t`.
     fn affine(&self, a: &Self::V, s: F, t: F) -> Self::V {
-        self.un(UnaryOp::Affine(s, t), a)
+        self.apply_unary(Unary::Affine(s, t), a)
+    }
+    /// Zeros of `a`'s shape, as a constant (a derivative that is exactly 0, whatever `a` holds).
+    fn zeros_like(&self, a: &Self::V) -> Self::V {
+        self.constant(Tensor::zeros(&self.shape(a)))
     }
     /// Multiplies by a constant tensor (a mask, a derivative computed from values).
     fn mul_const(&self, a: &Self::V, c: Tensor<F>) -> Self::V {
@@ -242,13 +201,13 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
         if self.shape(a).as_slice() == shape.as_slice() {
             return a.clone();
         }
-        self.apply(Op::Reshape(shape), &[a])
+        self.apply(Op::Shape(ShapeOp::Reshape(shape)), &[a])
     }
     fn broadcast_to(&self, a: &Self::V, shape: &[usize]) -> Self::V {
         if self.shape(a).as_slice() == shape {
             return a.clone();
         }
-        self.apply(Op::BroadcastTo(shape.into()), &[a])
+        self.apply(Op::Shape(ShapeOp::BroadcastTo(shape.into())), &[a])
     }
     /// Sums `a` down to `shape`: the reverse of broadcasting `shape` up to `a`'s shape.
     fn sum_to(&self, a: Self::V, shape: &[usize]) -> Self::V {
@@ -263,7 +222,7 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
         let summed = if axes.is_empty() {
             a
         } else {
-            self.apply(Op::Sum { axes, keepdim: true }, &[&a])
+            self.apply(Op::Reduce(Reduce::sum(axes, true)), &[&a])
         };
         self.reshape(&summed, shape.into())
     }

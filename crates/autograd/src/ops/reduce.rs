@@ -1,13 +1,59 @@
-//! Reductions over all elements or chosen axes: sum, max, min (and, composed from them in
-//! `composite.rs`, mean, logsumexp, softmax).
+//! Reductions over all elements or chosen axes: the primitives sum, max and min, and the
+//! composites mean, logsumexp, softmax and log_softmax, which have no backward of their own.
 //!
 //! `max`/`min` split the gradient equally between tied extremes, as PyTorch's `amax` does.
 
 use crate::float::Float;
-use crate::ops::{Axes, EngineExt, Op, kernels};
-use crate::shape::{Shape, norm_axis};
+use crate::ops::{Axes, EngineExt, Family, Grads, kernels};
+use crate::shape::{Shape, norm_axes};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
+
+/// Which reduction a node computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Sum,
+    Max,
+    Min,
+}
+
+/// A reduction over `axes` (normalized, sorted); `keepdim` keeps them with size 1.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Reduce {
+    kind: Kind,
+    axes: Axes,
+    keepdim: bool,
+}
+
+impl Reduce {
+    pub(crate) fn new(kind: Kind, axes: Axes, keepdim: bool) -> Self {
+        Reduce { kind, axes, keepdim }
+    }
+
+    pub(crate) fn sum(axes: Axes, keepdim: bool) -> Self {
+        Self::new(Kind::Sum, axes, keepdim)
+    }
+}
+
+impl<F: Float> Family<F> for Reduce {
+    #[track_caller]
+    fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+        let r = match self.kind {
+            Kind::Sum => sum_forward(x[0], &self.axes),
+            Kind::Max => extreme_forward(x[0], &self.axes, true),
+            Kind::Min => extreme_forward(x[0], &self.axes, false),
+        };
+        r.reshape(&out_shape(x[0].shape(), &self.axes, self.keepdim))
+    }
+
+    fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, _: &[bool]) -> Grads<E::V> {
+        let d = match self.kind {
+            Kind::Sum => sum_backward(e, x[0], &self.axes, &g),
+            Kind::Max | Kind::Min => extreme_backward(e, x[0], y, &self.axes, &g),
+        };
+        smallvec::smallvec![Some(d)]
+    }
+}
 
 fn flags(rank: usize, axes: &[usize]) -> smallvec::SmallVec<[bool; 4]> {
     (0..rank).map(|i| axes.contains(&i)).collect()
@@ -27,70 +73,27 @@ fn out_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Shape {
         .collect()
 }
 
+/// The shape with the reduced axes kept at size 1.
 fn kept_shape(shape: &[usize], axes: &[usize]) -> Shape {
     out_shape(shape, axes, true)
 }
 
-pub(crate) fn sum_forward<F: Float>(x: &Tensor<F>, axes: &[usize], keepdim: bool) -> Tensor<F> {
-    let r = kernels::reduce(x, &flags(x.rank(), axes), F::ZERO, |a, b| a + b);
-    r.reshape(&out_shape(x.shape(), axes, keepdim))
+/// Number of elements reduced into each output element.
+fn count(shape: &[usize], axes: &[usize]) -> usize {
+    axes.iter().map(|&a| shape[a]).product()
+}
+
+// ---- sum (mean) -------------------------------------------------------------------------
+
+fn sum_forward<F: Float>(x: &Tensor<F>, axes: &[usize]) -> Tensor<F> {
+    kernels::reduce(x, &flags(x.rank(), axes), F::ZERO, |a, b| a + b)
 }
 
 /// The gradient of a sum is the output gradient broadcast back over the summed axes.
-pub(crate) fn sum_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axes: &[usize], _keepdim: bool, g: &E::V) -> E::V {
+fn sum_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axes: &[usize], g: &E::V) -> E::V {
     let xs = e.shape(x);
     let g = e.reshape(g, kept_shape(&xs, axes));
     e.broadcast_to(&g, &xs)
-}
-
-pub(crate) fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], keepdim: bool, max: bool) -> Tensor<F> {
-    let name = if max { "max" } else { "min" };
-    for &a in axes {
-        assert!(
-            x.shape()[a] > 0,
-            "{name}: cannot reduce over empty axis {a} of shape {:?}",
-            x.shape()
-        );
-    }
-    let r = if max {
-        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::NEG_INFINITY), |a, b| {
-            if b > a { b } else { a }
-        })
-    } else {
-        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::INFINITY), |a, b| {
-            if b < a { b } else { a }
-        })
-    };
-    r.reshape(&out_shape(x.shape(), axes, keepdim))
-}
-
-/// `dx = g [x == y] / count(ties)`, broadcast back over the reduced axes.
-pub(crate) fn extreme_backward<F: Float, E: Engine<F>>(
-    e: &E,
-    x: &E::V,
-    y: &E::V,
-    axes: &[usize],
-    _keepdim: bool,
-    g: &E::V,
-) -> E::V {
-    let xv = e.value(x);
-    let kept = kept_shape(xv.shape(), axes);
-    let yk = e.value(y).reshape(&kept);
-    let hit = kernels::zip("max", &xv, &yk, |a, b| if a == b { F::ONE } else { F::ZERO });
-    let count = kernels::reduce(&hit, &flags(xv.rank(), axes), F::ZERO, |a, b| a + b);
-    let weight = kernels::zip("max", &hit, &count, |h, c| h / c);
-    let g = e.reshape(g, kept);
-    e.mul_const(&e.broadcast_to(&g, xv.shape()), weight)
-}
-
-#[track_caller]
-fn norm_axes(op: &str, axes: &[isize], rank: usize) -> Axes {
-    let mut out: Axes = axes.iter().map(|&a| norm_axis(op, a, rank)).collect();
-    out.sort_unstable();
-    let n = out.len();
-    out.dedup();
-    assert!(n == out.len(), "{op}: axis listed twice in {axes:?}");
-    out
 }
 
 impl<'t, F: Float> Var<'t, F> {
@@ -105,14 +108,15 @@ impl<'t, F: Float> Var<'t, F> {
     /// let tape = Tape::<f32>::new();
     /// let x = tape.var(Tensor::ones(&[2, 3]));
     /// assert_eq!(x.sum().item(), 6.0);
+    /// assert_eq!(x.sum().backward()[x].data(), &[1.0; 6]);
     /// ```
     #[track_caller]
     pub fn sum(self) -> Var<'t, F> {
-        let axes = self.all_axes();
-        self.unary(Op::Sum { axes, keepdim: false })
+        self.unary(Reduce::sum(self.all_axes(), false))
     }
 
-    /// Sum over `axes` (negative counts from the end); `keepdim` keeps them with size 1.
+    /// Sum over `axes` (negative counts from the end); `keepdim` keeps them with size 1
+    /// (PyTorch's `sum(dim, keepdim)`).
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -123,35 +127,315 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn sum_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
-        let axes = norm_axes("sum", axes, self.shape().len());
-        self.unary(Op::Sum { axes, keepdim })
+        let axes = norm_axes("sum_axes", axes, self.shape().len());
+        self.unary(Reduce::sum(axes, keepdim))
     }
 
+    /// Mean of all elements, as a scalar.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]));
+    /// assert_eq!(x.mean().item(), 3.0);
+    /// assert_eq!(x.mean().backward()[x].data(), &[0.25; 4]);
+    /// ```
+    #[track_caller]
+    pub fn mean(self) -> Var<'t, F> {
+        let n = self.value().numel();
+        self.sum() * F::from_f64(1.0 / n as f64)
+    }
+
+    /// Mean over `axes` (PyTorch's `mean(dim, keepdim)`).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]));
+    /// assert_eq!(x.mean_axes(&[1], false).value().data(), &[1.5, 4.5]);
+    /// ```
+    #[track_caller]
+    pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
+        let shape = self.shape();
+        let n = count(&shape, &norm_axes("mean_axes", axes, shape.len()));
+        self.sum_axes(axes, keepdim) * F::from_f64(1.0 / n as f64)
+    }
+}
+
+impl<'t, F: Float> Var<'t, F> {
+    /// Sums down to `shape`, a shape that broadcasts to this var's: the reverse of
+    /// broadcasting, what a backward written by hand needs for a broadcast operand (PyTorch's
+    /// `sum_to_size`).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::ones(&[2, 3]));
+    /// assert_eq!(x.sum_to_size(&[1, 3]).value().data(), &[2.0, 2.0, 2.0]);
+    /// assert_eq!(x.sum_to_size(&[]).item(), 6.0);
+    /// ```
+    #[track_caller]
+    pub fn sum_to_size(self, shape: &[usize]) -> Var<'t, F> {
+        let from = self.shape();
+        match crate::shape::broadcast_shapes(shape, &from) {
+            Some(s) if s.as_slice() == from.as_slice() => {}
+            _ => panic!("sum_to_size: shape {:?} cannot be summed to {shape:?}", from.as_slice()),
+        }
+        let off = from.len() - shape.len();
+        let axes: Axes = (0..from.len())
+            .filter(|&i| i < off || (shape[i - off] == 1 && from[i] != 1))
+            .collect();
+        let summed = if axes.is_empty() {
+            self
+        } else {
+            self.unary(Reduce::sum(axes, true))
+        };
+        summed.reshape(shape)
+    }
+}
+
+// ---- max, min ---------------------------------------------------------------------------
+
+fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], max: bool) -> Tensor<F> {
+    let name = if max { "max" } else { "min" };
+    for &a in axes {
+        assert!(
+            x.shape()[a] > 0,
+            "{name}: cannot reduce over empty axis {a} of shape {:?}",
+            x.shape()
+        );
+    }
+    if max {
+        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::NEG_INFINITY), |a, b| {
+            if b > a { b } else { a }
+        })
+    } else {
+        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::INFINITY), |a, b| {
+            if b < a { b } else { a }
+        })
+    }
+}
+
+/// `dx = g [x == y] / count(ties)`, broadcast back over the reduced axes.
+fn extreme_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, y: &E::V, axes: &[usize], g: &E::V) -> E::V {
+    let xv = e.value(x);
+    let kept = kept_shape(xv.shape(), axes);
+    let yk = e.value(y).reshape(&kept);
+    let hit = kernels::zip("max", &xv, &yk, |a, b| if a == b { F::ONE } else { F::ZERO });
+    let ties = kernels::reduce(&hit, &flags(xv.rank(), axes), F::ZERO, |a, b| a + b);
+    let weight = kernels::zip("max", &hit, &ties, |h, c| h / c);
+    let g = e.reshape(g, kept);
+    e.mul_const(&e.broadcast_to(&g, xv.shape()), weight)
+}
+
+impl<'t, F: Float> Var<'t, F> {
     /// Largest element, as a scalar.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 5.0, -2.0], &[3]));
+    /// assert_eq!(x.max().item(), 5.0);
+    /// assert_eq!(x.max().backward()[x].data(), &[0.0, 1.0, 0.0]);
+    /// ```
     #[track_caller]
     pub fn max(self) -> Var<'t, F> {
-        let axes = self.all_axes();
-        self.unary(Op::Max { axes, keepdim: false })
+        self.unary(Reduce::new(Kind::Max, self.all_axes(), false))
     }
 
-    /// Largest element along `axes`; tied maxima share the gradient equally.
+    /// Largest element along `axes` (PyTorch's `amax`); tied maxima share the gradient equally.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 5.0, 7.0, -2.0], &[2, 2]));
+    /// assert_eq!(x.max_axes(&[1], false).value().data(), &[5.0, 7.0]);
+    /// ```
     #[track_caller]
     pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
-        let axes = norm_axes("max", axes, self.shape().len());
-        self.unary(Op::Max { axes, keepdim })
+        let axes = norm_axes("max_axes", axes, self.shape().len());
+        self.unary(Reduce::new(Kind::Max, axes, keepdim))
     }
 
     /// Smallest element, as a scalar.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 5.0, -2.0], &[3]));
+    /// assert_eq!(x.min().item(), -2.0);
+    /// ```
     #[track_caller]
     pub fn min(self) -> Var<'t, F> {
-        let axes = self.all_axes();
-        self.unary(Op::Min { axes, keepdim: false })
+        self.unary(Reduce::new(Kind::Min, self.all_axes(), false))
     }
 
-    /// Smallest element along `axes`; tied minima share the gradient equally.
+    /// Smallest element along `axes` (PyTorch's `amin`); tied minima share the gradient equally.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 5.0, 7.0, -2.0], &[2, 2]));
+    /// assert_eq!(x.min_axes(&[0], false).value().data(), &[1.0, -2.0]);
+    /// ```
     #[track_caller]
     pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
-        let axes = norm_axes("min", axes, self.shape().len());
-        self.unary(Op::Min { axes, keepdim })
+        let axes = norm_axes("min_axes", axes, self.shape().len());
+        self.unary(Reduce::new(Kind::Min, axes, keepdim))
+    }
+}
+
+// ---- argmax, argmin: no gradient ----------------------------------------------------------
+
+impl<'t, F: Float> Var<'t, F> {
+    /// Index of the largest element along `axis`, for each position of the other dims in
+    /// row-major order, as [`Tensor::argmax`]: the first index wins on ties and a NaN counts
+    /// as the largest. An index has no gradient.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let logits = tape.var(Tensor::from_vec(vec![0.1, 0.7, 0.2, 0.5, 0.5, 0.0], &[2, 3]));
+    /// assert_eq!(logits.argmax(-1), vec![1, 0]);
+    /// ```
+    #[track_caller]
+    pub fn argmax(self, axis: isize) -> Vec<usize> {
+        self.value().argmax(axis)
+    }
+
+    /// Index of the smallest element along `axis`, as [`Tensor::argmin`] (first index on ties,
+    /// a NaN wins). An index has no gradient.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![3.0, 1.0, 2.0], &[3]));
+    /// assert_eq!(x.argmin(0), vec![1]);
+    /// ```
+    #[track_caller]
+    pub fn argmin(self, axis: isize) -> Vec<usize> {
+        self.value().argmin(axis)
+    }
+}
+
+// ---- logsumexp, softmax, log_softmax ------------------------------------------------------
+
+impl<'t, F: Float> Var<'t, F> {
+    /// `log(sum(exp(x)))` of all elements, as a scalar, stable for large values.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1000.0, 1000.0], &[2]));
+    /// assert!((x.logsumexp().item() - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    /// assert_eq!(x.logsumexp().backward()[x].data(), &[0.5, 0.5]); // softmax
+    /// ```
+    #[track_caller]
+    pub fn logsumexp(self) -> Var<'t, F> {
+        let all: Vec<isize> = (0..self.shape().len() as isize).collect();
+        self.logsumexp_named("logsumexp", &all, false)
+    }
+
+    /// `log(sum(exp(x)))` over `axes` (PyTorch's `logsumexp(dim, keepdim)`), stable for large
+    /// values: the max is subtracted first (as a constant, which leaves the derivative,
+    /// softmax, unchanged).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1000.0, 1000.0, 0.0, 0.0], &[2, 2]));
+    /// let l = x.logsumexp_axes(&[1], false).value();
+    /// assert!((l.data()[0] - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    /// assert!((l.data()[1] - 2f64.ln()).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn logsumexp_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
+        self.logsumexp_named("logsumexp_axes", axes, keepdim)
+    }
+
+    #[track_caller]
+    fn logsumexp_named(self, op: &str, axes: &[isize], keepdim: bool) -> Var<'t, F> {
+        let shape = self.shape();
+        let ax = norm_axes(op, axes, shape.len());
+        let m = self.unary(Reduce::new(Kind::Max, ax.clone(), true)).detach();
+        let m_finite = self
+            .tape
+            .constant(m.value().map(|v| if v.is_finite_() { v } else { F::ZERO }));
+        let s = (self - m_finite).exp().unary(Reduce::sum(ax.clone(), true)).log() + m_finite;
+        if keepdim {
+            s
+        } else {
+            s.reshape(&out_shape(&shape, &ax, false))
+        }
+    }
+
+    /// `softmax` along `axis`: `exp(x - logsumexp(x))`, stable for large values.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]));
+    /// let p = x.softmax(-1).value();
+    /// assert!((p.data().iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    /// ```
+    #[track_caller]
+    pub fn softmax(self, axis: isize) -> Var<'t, F> {
+        (self - self.logsumexp_named("softmax", &[axis], true)).exp()
+    }
+
+    /// `x - logsumexp(x)` along `axis`.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![0.0, 0.0], &[2]));
+    /// assert_eq!(x.log_softmax(0).value().data(), &[-2f64.ln(), -2f64.ln()]);
+    /// ```
+    #[track_caller]
+    pub fn log_softmax(self, axis: isize) -> Var<'t, F> {
+        self - self.logsumexp_named("log_softmax", &[axis], true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// argmax/argmin pick an index whose value is the max/min of its row, the first such.
+        #[test]
+        fn argmax_argmin_pick_the_first_extreme(x in any_values(1, 3), axis in -1isize..=0) {
+            let tape = Tape::<f64>::new();
+            let v = tape.var(x.clone());
+            let (hi, lo) = (v.max_axes(&[axis], false).value(), v.min_axes(&[axis], false).value());
+            let a = if axis < 0 { x.rank() - 1 } else { 0 };
+            // The reduced axis moved last, the others kept in order: one row per output.
+            let perm: Vec<usize> = (0..x.rank()).filter(|&d| d != a).chain([a]).collect();
+            let rows = v.permute(&perm).value();
+            let n = x.shape()[a];
+            for (r, (&i, &j)) in v.argmax(axis).iter().zip(&v.argmin(axis)).enumerate() {
+                let row = &rows.data()[r * n..(r + 1) * n];
+                prop_assert_eq!(row[i], hi.data()[r]);
+                prop_assert_eq!(row[j], lo.data()[r]);
+                prop_assert!(row[..i].iter().all(|&e| e < row[i]) && row[..j].iter().all(|&e| e > row[j]));
+            }
+        }
+    }
+
+    op_props! {
+        sum((x, axes, keep) in with_axes()) for [x] => |v| v[0].sum_axes(&axes, keep).sin() + v[0].sum().sin();
+        sum_to_size((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| {
+            let out = crate::shape::broadcast_shapes(a.shape(), b.shape()).unwrap();
+            (v[0] * v[1]).broadcast_to(&out).sum_to_size(b.shape()).sin()
+        };
+        mean((x, axes, keep) in with_axes()) for [x] => |v| v[0].mean_axes(&axes, keep).sin() + v[0].mean().sin();
+        max((x, axes, keep) in with_axes()) for [x] => |v| v[0].max_axes(&axes, keep).sin() + v[0].max().square();
+        min((x, axes, keep) in with_axes()) for [x] => |v| v[0].min_axes(&axes, keep).sin() + v[0].min().square();
+        logsumexp_axes((x, axes, keep) in with_axes()) for [x] => |v| v[0].logsumexp_axes(&axes, keep);
+        logsumexp(x in any_values(0, 3)) for [x] => |v| v[0].logsumexp();
+        softmax((x, axis) in (any_values(1, 3), -1isize..=0)) for [x] => |v| v[0].softmax(axis);
+        log_softmax((x, axis) in (any_values(1, 3), -1isize..=0)) for [x] => |v| v[0].log_softmax(axis);
     }
 }

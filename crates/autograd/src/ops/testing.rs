@@ -1,0 +1,188 @@
+//! What the families' property tests share: strategies for shapes and values inside each op's
+//! smooth domain, and [`check`], which runs one expression in f64 through `gradcheck` and
+//! `gradgradcheck` and in f32 against the f64 values, gradients and second derivatives.
+
+pub(crate) use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+pub(crate) use crate::float::Float;
+pub(crate) use crate::gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
+pub(crate) use crate::tape::{Tape, Var};
+pub(crate) use crate::tensor::Tensor;
+
+/// Cases per property: small shapes make each case cheap, and the random-DAG test adds
+/// breadth.
+pub(crate) const CASES: u32 = 24;
+
+/// How far f32 may be from f64, relative to the largest f64 magnitude of the compared tensor
+/// (at least 1): single-precision rounding through a few ops and their derivatives.
+const F32_TOL: f64 = 1e-3;
+
+/// One property test per op: a strategy, the inputs it yields (as f64 tensors) and the
+/// expression, written once and run in f64 and f32.
+///
+/// `name(pattern in strategy) for [inputs] => |v| expression;`
+macro_rules! op_props {
+    ($($name:ident($p:pat in $s:expr) for [$($input:expr),+] => |$v:ident| $body:expr;)*) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases($crate::ops::testing::CASES))]
+            $(
+                #[test]
+                #[allow(clippy::cloned_ref_to_slice_refs)]
+                fn $name($p in $s) {
+                    $crate::ops::testing::check(&[$($input.clone()),+], |$v| $body, |$v| $body)?;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use op_props;
+
+/// `wide` passes gradcheck and gradgradcheck at `xs`, and `narrow` (the same expression in
+/// f32) gives the same values, gradients and second derivatives within [`F32_TOL`].
+pub(crate) fn check<A, B>(xs: &[Tensor<f64>], wide: A, narrow: B) -> Result<(), TestCaseError>
+where
+    A: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy,
+    B: for<'t> Fn(&[Var<'t, f32>]) -> Var<'t, f32>,
+{
+    let o = GradcheckOptions::default();
+    let r1 = gradcheck(wide, xs, &o);
+    prop_assert!(r1.passed, "{}", r1);
+    let r2 = gradgradcheck(wide, xs, &o);
+    prop_assert!(r2.passed, "{}", r2);
+    let w = derivatives(xs, wide);
+    let xs32: Vec<Tensor<f32>> = xs.iter().map(|x| x.cast()).collect();
+    let n = derivatives(&xs32, narrow);
+    for (k, (a, b)) in n.iter().zip(&w).enumerate() {
+        let what = match k {
+            0 => "value",
+            k if k <= xs.len() => "gradient",
+            _ => "second derivative",
+        };
+        prop_assert_eq!(a.shape(), b.shape(), "f32 {} has another shape", what);
+        let scale = b.data().iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (i, (&x, &y)) in a.data().iter().zip(b.data()).enumerate() {
+            let ok = (x - y).abs() <= F32_TOL * scale || (x.is_nan() && y.is_nan());
+            prop_assert!(ok, "f32 {} element {}: {} vs f64 {} (scale {})", what, i, x, y, scale);
+        }
+    }
+    Ok(())
+}
+
+/// The value, a vector-Jacobian product, and the gradient of a fixed projection of that
+/// product (a second derivative), all as f64 tensors.
+fn derivatives<F, Fun>(xs: &[Tensor<F>], f: Fun) -> Vec<Tensor<f64>>
+where
+    F: Float,
+    Fun: for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>,
+{
+    let tape = Tape::<F>::new();
+    let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    let seed = Tensor::from_fn(&y.shape(), |i| F::from_f64(0.5 + (i as f64 * 0.7).sin()));
+    let g = tape.grad_with(y, seed, &vars, true);
+    let mut s = tape.scalar(F::ZERO);
+    for (k, gk) in g.iter().enumerate() {
+        let u = Tensor::from_fn(&gk.shape(), |i| F::from_f64((i as f64 * 1.3 + k as f64).cos()));
+        s = s + (*gk * tape.constant(u)).sum();
+    }
+    let h = tape.grad(s, &vars, false);
+    let mut out = vec![y.value().cast()];
+    out.extend(g.iter().chain(&h).map(|t| t.value().cast()));
+    out
+}
+
+fn numel(s: &[usize]) -> usize {
+    s.iter().product()
+}
+
+/// A shape of rank `lo..=hi` with dims 1..=3.
+pub(crate) fn shape(lo: usize, hi: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=3, lo..=hi)
+}
+
+/// A tensor of `shape` with values in `lo..hi`, at least `gap` away from every point in `avoid`.
+pub(crate) fn values_in(
+    shape: Vec<usize>,
+    lo: f64,
+    hi: f64,
+    avoid: &'static [f64],
+    gap: f64,
+) -> impl Strategy<Value = Tensor<f64>> {
+    let n = numel(&shape);
+    prop::collection::vec(
+        (lo..hi).prop_filter("kink", move |v: &f64| avoid.iter().all(|p| (v - p).abs() > gap)),
+        n,
+    )
+    .prop_map(move |d| Tensor::from_vec(d, &shape))
+}
+
+/// A tensor of `shape` with values in `lo..hi`.
+pub(crate) fn values_of(shape: Vec<usize>, lo: f64, hi: f64) -> impl Strategy<Value = Tensor<f64>> {
+    values_in(shape, lo, hi, &[], 0.0)
+}
+
+/// A tensor of rank 0 to 3 with values in `lo..hi`, at least 0.05 away from each kink in
+/// `avoid`.
+pub(crate) fn values(lo: f64, hi: f64, avoid: &'static [f64]) -> impl Strategy<Value = Tensor<f64>> {
+    shape(0, 3).prop_flat_map(move |s| values_in(s, lo, hi, avoid, 0.05))
+}
+
+/// A tensor of rank `lo..=hi` with values in `-2..2`.
+pub(crate) fn any_values(lo: usize, hi: usize) -> impl Strategy<Value = Tensor<f64>> {
+    shape(lo, hi).prop_flat_map(|s| values_of(s, -2.0, 2.0))
+}
+
+/// Two shapes that broadcast together (leading dims dropped, some dims set to 1).
+pub(crate) fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    shape(1, 3).prop_flat_map(|out| {
+        let r = out.len();
+        let side = move |o: Vec<usize>| {
+            (0..=r, prop::collection::vec(any::<bool>(), r)).prop_map(move |(drop, ones)| {
+                o.iter()
+                    .zip(&ones)
+                    .skip(drop)
+                    .map(|(&d, &one)| if one { 1 } else { d })
+                    .collect::<Vec<_>>()
+            })
+        };
+        (side(out.clone()), side(out))
+    })
+}
+
+/// Two tensors that broadcast together, with values in the given ranges.
+pub(crate) fn broadcast_values(a: (f64, f64), b: (f64, f64)) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    broadcast_pair().prop_flat_map(move |(sa, sb)| (values_of(sa, a.0, a.1), values_of(sb, b.0, b.1)))
+}
+
+/// Two tensors that broadcast together, whose broadcast elements differ by at least 0.05
+/// (away from the ties of maximum and minimum).
+pub(crate) fn separated_pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    broadcast_values((-2.0, 2.0), (-2.0, 2.0)).prop_filter("ties", |(a, b)| {
+        let t = Tape::<f64>::new();
+        let d = (t.constant(a.clone()) - t.constant(b.clone())).abs().min().item();
+        d > 0.05
+    })
+}
+
+/// Tensors of rank `lo..=hi` whose elements are pairwise at least 1e-3 apart, so max/min have
+/// no ties.
+pub(crate) fn distinct(lo: usize, hi: usize) -> impl Strategy<Value = Tensor<f64>> {
+    any_values(lo, hi).prop_filter("ties", |t| {
+        let mut d = t.to_vec();
+        d.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        d.windows(2).all(|w| w[1] - w[0] > 1e-3)
+    })
+}
+
+/// A tensor of rank 1..=3 without ties, a list of distinct axes of it, and `keepdim`.
+pub(crate) fn with_axes() -> impl Strategy<Value = (Tensor<f64>, Vec<isize>, bool)> {
+    distinct(1, 3).prop_flat_map(|t| {
+        let r = t.rank();
+        (
+            Just(t),
+            prop::sample::subsequence((0..r as isize).collect::<Vec<_>>(), 1..=r),
+            any::<bool>(),
+        )
+    })
+}
