@@ -16,8 +16,10 @@ fn the_first_non_finite_op_is_named_with_its_shapes_and_line() {
     set_debug_nans(true);
     let tape = Tape::<f64>::new();
     let h = tape.var(Tensor::from_vec(vec![1.0, -2.0], &[2]));
-    let line = line!() + 1;
-    let msg = panic_message(|| drop(h.log()));
+    let line = line!() + 2;
+    let msg = panic_message(|| {
+        h.log();
+    });
     let site = format!("called at {}:{line}:", file!());
     assert!(
         msg.starts_with("BOREL_DEBUG_NANS: log produced NaN from finite inputs"),
