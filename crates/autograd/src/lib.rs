@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod anomaly;
 mod float;
 pub mod functional;
 pub mod gradcheck;
@@ -39,6 +40,7 @@ mod tape;
 mod tensor;
 pub mod tensor_math;
 
+pub use anomaly::{NonFiniteOp, Pass, debug_nans, set_debug_nans};
 pub use float::Float;
 pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, value_and_grad, vjp};
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};

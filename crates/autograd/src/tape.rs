@@ -2,9 +2,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::panic::Location;
 
 use smallvec::SmallVec;
 
+use crate::anomaly::{NonFiniteOp, Pass, debug_nans, non_finite_kind, op_name};
 use crate::float::Float;
 use crate::ops::Op;
 use crate::shape::Shape;
@@ -20,6 +22,8 @@ pub(crate) struct Node<F> {
     pub(crate) inputs: Inputs,
     pub(crate) value: Tensor<F>,
     pub(crate) requires_grad: bool,
+    /// Where the program called the op, recorded while NaN tracing is on.
+    pub(crate) site: Option<&'static Location<'static>>,
 }
 
 /// A record of the operations applied to its [`Var`]s, in the order they ran.
@@ -48,6 +52,9 @@ pub(crate) struct Node<F> {
 pub struct Tape<F: Float> {
     pub(crate) nodes: RefCell<Vec<Node<F>>>,
     recording: Cell<bool>,
+    /// With NaN tracing on: keep the first report here instead of panicking.
+    keep_non_finite: Cell<bool>,
+    non_finite: RefCell<Option<NonFiniteOp>>,
 }
 
 impl<F: Float> Default for Tape<F> {
@@ -85,6 +92,8 @@ impl<F: Float> Tape<F> {
         Tape {
             nodes: RefCell::new(Vec::with_capacity(64)),
             recording: Cell::new(true),
+            keep_non_finite: Cell::new(false),
+            non_finite: RefCell::new(None),
         }
     }
 
@@ -102,6 +111,31 @@ impl<F: Float> Tape<F> {
     /// `Var` of the old contents can outlive it.
     pub fn reset(&mut self) {
         self.nodes.get_mut().clear();
+        self.non_finite.get_mut().take();
+    }
+
+    /// With NaN tracing on ([`crate::set_debug_nans`] or `BOREL_DEBUG_NANS=1`), keep the
+    /// first non-finite report for [`Tape::take_non_finite`] instead of panicking.
+    pub fn keep_first_non_finite(&self) {
+        self.keep_non_finite.set(true);
+    }
+
+    /// The first op that made a NaN or an infinity since the last call (or reset), when
+    /// tracing is on and [`Tape::keep_first_non_finite`] was asked for.
+    pub fn take_non_finite(&self) -> Option<NonFiniteOp> {
+        self.non_finite.borrow_mut().take()
+    }
+
+    /// Panics with `report`, or keeps it when asked to (the first one only).
+    #[track_caller]
+    pub(crate) fn report_non_finite(&self, report: NonFiniteOp) {
+        if !self.keep_non_finite.get() {
+            panic!("BOREL_DEBUG_NANS: {report}");
+        }
+        let mut kept = self.non_finite.borrow_mut();
+        if kept.is_none() {
+            *kept = Some(report);
+        }
     }
 
     /// A leaf that gradients are computed for (a parameter or an input to differentiate).
@@ -125,6 +159,7 @@ impl<F: Float> Tape<F> {
             inputs: Inputs::new(),
             value,
             requires_grad,
+            site: None,
         });
         Var { tape: self, id }
     }
@@ -182,21 +217,73 @@ impl<F: Float> Tape<F> {
             let rg = self.recording.get() && inputs.iter().any(|&i| nodes[i as usize].requires_grad);
             (value, rg)
         };
-        if requires_grad {
-            self.push(Node {
-                op,
-                inputs: Inputs::from_slice(inputs),
-                value,
-                requires_grad,
-            })
-        } else {
-            self.push(Node {
-                op: Op::Leaf,
-                inputs: Inputs::new(),
-                value,
-                requires_grad,
-            })
+        // Not `.then(Location::caller)`: called through `then`, it would report `then`'s frame.
+        let site = if debug_nans() { Some(Location::caller()) } else { None };
+        if site.is_some() {
+            self.check_forward(&op, inputs, &value, site);
         }
+        let (op, inputs) = if requires_grad {
+            (op, Inputs::from_slice(inputs))
+        } else {
+            (Op::Leaf, Inputs::new())
+        };
+        self.push(Node {
+            op,
+            inputs,
+            value,
+            requires_grad,
+            site,
+        })
+    }
+
+    /// NaN tracing, forward: a non-finite value computed from finite inputs is reported.
+    #[cold]
+    #[track_caller]
+    fn check_forward(&self, op: &Op<F>, inputs: &[u32], value: &Tensor<F>, site: Option<&'static Location<'static>>) {
+        let Some(kind) = non_finite_kind(value) else { return };
+        let report = {
+            let nodes = self.nodes.borrow();
+            if inputs.iter().any(|&i| !nodes[i as usize].value.all_finite()) {
+                return;
+            }
+            NonFiniteOp {
+                op: op_name(op),
+                pass: Pass::Forward,
+                input_shapes: inputs
+                    .iter()
+                    .map(|&i| nodes[i as usize].value.shape().to_vec())
+                    .collect(),
+                value: kind,
+                site,
+            }
+        };
+        self.report_non_finite(report);
+    }
+
+    /// NaN tracing, backward: node `i`'s rule turned the finite gradient `g` into the
+    /// non-finite gradient `gk` of one of its inputs.
+    #[cold]
+    pub(crate) fn check_backward(&self, i: usize, g: &Tensor<F>, gk: &Tensor<F>) {
+        let Some(kind) = non_finite_kind(gk) else { return };
+        if !g.all_finite() {
+            return;
+        }
+        let report = {
+            let nodes = self.nodes.borrow();
+            let node = &nodes[i];
+            NonFiniteOp {
+                op: op_name(&node.op),
+                pass: Pass::Backward,
+                input_shapes: node
+                    .inputs
+                    .iter()
+                    .map(|&j| nodes[j as usize].value.shape().to_vec())
+                    .collect(),
+                value: kind,
+                site: node.site,
+            }
+        };
+        self.report_non_finite(report);
     }
 
     pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
@@ -582,10 +669,14 @@ fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, k
             grads[i].take()
         };
         let g = g.expect("checked above");
+        let g_in = debug_nans().then(|| e.value(&g));
         e.with_node(tape, i, |op, ids, ins, out, needs| {
             let gi = op.backward(e, ins, out, g, needs);
             for (gk, &j) in gi.into_iter().zip(ids) {
                 if let Some(gk) = gk {
+                    if let Some(g_in) = &g_in {
+                        tape.check_backward(i, g_in, &e.value(&gk));
+                    }
                     e.accumulate(&mut grads[j as usize], gk);
                 }
             }
