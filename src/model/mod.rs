@@ -4,7 +4,7 @@ mod options;
 mod train;
 
 use borel_autograd::{Float, Tape, Tensor};
-use borel_nn::{FileError, Layout, Loss, Module, ParamStore, WeightFile};
+use borel_nn::{FileError, Forward, Layout, Loss, Module, ParamStore, WeightFile};
 use borel_optim::Optimizer;
 
 use crate::data::take_rows;
@@ -206,9 +206,28 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let loss = self.loss.ok_or(FitError::NotCompiled)?;
         check_data(x, y)?;
         self.check_width(x)?;
-        let mut out = self.module.predict(&self.store, &take_rows(x, &[0])).shape().to_vec();
+        let mut out = self.infer(&take_rows(x, &[0]), 1)?.shape().to_vec();
         out[0] = x.shape()[0];
         check_targets(loss, &out, y)
+    }
+
+    /// One inference pass, nothing recorded; with NaN tracing on, the first non-finite op is
+    /// returned as an error (epoch 0: outside training; `batch`: the chunk of rows).
+    fn infer(&self, x: &Tensor<F>, batch: usize) -> Result<Tensor<F>, FitError> {
+        let tape = Tape::new();
+        tape.keep_first_non_finite();
+        let fw = Forward::eval(&tape, &self.store);
+        let y = tape
+            .no_grad(|| self.module.forward(&fw, tape.constant(x.clone())))
+            .value();
+        match tape.take_non_finite() {
+            Some(report) => Err(FitError::NonFiniteOp {
+                report,
+                epoch: 0,
+                batch,
+            }),
+            None => Ok(y),
+        }
     }
 
     /// The model's output on `x` in inference mode (dropout off), in batches of 1024 rows.
@@ -220,7 +239,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let mut shape = Vec::new();
         for start in (0..n).step_by(1024) {
             let rows: Vec<usize> = (start..(start + 1024).min(n)).collect();
-            let y = self.module.predict(&self.store, &take_rows(x, &rows));
+            let y = self.infer(&take_rows(x, &rows), start / 1024 + 1)?;
             shape = y.shape().to_vec();
             out.extend_from_slice(y.data());
         }

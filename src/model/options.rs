@@ -78,6 +78,18 @@ pub enum FitError {
         /// 1-based batch within the epoch.
         batch: usize,
     },
+    /// With NaN tracing on (`BOREL_DEBUG_NANS=1`), the first op that made a NaN or an
+    /// infinity, with its shapes and the line that called it; the parameters are those
+    /// before the failing step.
+    #[error("at epoch {epoch}, batch {batch}: {report}; parameters are kept from the step before")]
+    NonFiniteOp {
+        /// The op, its shapes and its call site.
+        report: borel_autograd::NonFiniteOp,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+    },
     /// `fit` before `compile`.
     #[error("the model is not compiled: call compile(loss, optimizer) first")]
     NotCompiled,

@@ -72,6 +72,14 @@ impl Progress {
     }
 }
 
+/// The op NaN tracing caught on `tape` in this step, as an error.
+fn traced<F: Float>(tape: &Tape<F>, epoch: usize, batch: usize) -> Result<(), FitError> {
+    match tape.take_non_finite() {
+        Some(report) => Err(FitError::NonFiniteOp { report, epoch, batch }),
+        None => Ok(()),
+    }
+}
+
 impl<F: Float, M: Module<F>> Model<F, M> {
     /// Trains on `(x, y)` (samples along the first dim) as Keras' `fit` does: shuffled batches
     /// each epoch, the last batch smaller when the size does not divide, a [`History`] back.
@@ -193,6 +201,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     ) -> Result<(f64, f64), FitError> {
         let count = batches.len();
         let mut tape = Tape::new();
+        tape.keep_first_non_finite();
         let (mut loss_sum, mut hits, mut seen) = (0.0, 0.0, 0);
         for (bi, batch) in batches.enumerate() {
             let rows = batch.0.shape()[0];
@@ -226,10 +235,13 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             };
             let l = loss_fn.of(pred, tape.constant(yb));
             let loss = l.item().to_f64();
+            traced(tape, epoch, batch)?;
             if !loss.is_finite() {
                 return Err(FitError::NonFiniteLoss { epoch, batch, loss });
             }
-            (loss, hits, fw.backward(l))
+            let grads = fw.backward(l);
+            traced(tape, epoch, batch)?;
+            (loss, hits, grads)
         };
         tape.reset();
         let non_finite = |store: &ParamStore<F>, what, id| FitError::NonFiniteParam {
