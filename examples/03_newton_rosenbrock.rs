@@ -11,10 +11,8 @@ type V<'t> = Var<'t, f64>;
 
 /// f(A, b) = logsumexp(A b) + ||A||_F^2.
 fn f<'t>(v: &[V<'t>]) -> V<'t> {
-    // matmul wants a matrix on both sides.
-    let ab = v[0].matmul(v[1].unsqueeze(1));
-    let fro = v[0].square().sum();
-    ab.logsumexp(&[0, 1], false) + fro
+    let ab = v[0].matmul(v[1]); // [3, 4] @ [4]
+    ab.logsumexp() + v[0].square().sum()
 }
 
 /// swish(x) = x sigmoid(x) as a custom op, with
