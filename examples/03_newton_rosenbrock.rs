@@ -16,9 +16,10 @@ fn f<'t>(v: &[V<'t>]) -> V<'t> {
 }
 
 /// swish(x) = x sigmoid(x) as a custom op, with
-/// swish' = swish + sigmoid (1 - swish) by hand.
+/// swish' = swish + sigmoid (1 - swish) by hand, as Var
+/// code: so it can be differentiated again.
 fn swish<'t>(v: &[V<'t>]) -> V<'t> {
-    let op = CustomFn::new(
+    let op = CustomVarFn::new(
         "swish",
         |x| x[0] * &x[0].sigmoid(),
         |x, y, g| {
@@ -26,7 +27,7 @@ fn swish<'t>(v: &[V<'t>]) -> V<'t> {
             vec![g * (y + s * (1.0 - y))]
         },
     );
-    v[0].tape().custom(op, v)
+    v[0].tape().custom_var(op, v)
 }
 
 fn rosen(v: V<'_>) -> V<'_> {
@@ -47,6 +48,7 @@ fn run() -> f64 {
     gradgradcheck(f, &ab, &o).assert();
     // swish, at the entries of A.
     gradcheck(swish, &ab[..1], &o).assert();
+    gradgradcheck(swish, &ab[..1], &o).assert();
     let x0 = vec![-1.2, 1.0];
     let mut p = Tensor::from_vec(x0, &[2, 1]);
     for _ in 0..10 {

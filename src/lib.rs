@@ -45,8 +45,8 @@ pub mod prelude {
     pub use crate::data::{DataLoader, GlobalStandardizer};
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
     pub use borel_autograd::{
-        CustomFn, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck, gradgradcheck, hessian,
-        hvp, jacobian, value_and_grad,
+        CustomFn, CustomVarFn, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck,
+        gradgradcheck, hessian, hvp, jacobian, value_and_grad,
     };
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
