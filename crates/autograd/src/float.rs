@@ -66,6 +66,8 @@ pub trait Float:
     fn erf_(self) -> Self;
     /// Whether the value is neither infinite nor NaN.
     fn is_finite_(self) -> bool;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
     /// General matrix product `C = alpha * A B + beta * C` with arbitrary strides.
     ///
     /// # Safety
@@ -151,6 +153,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_finite_(self) -> bool {
                 self.is_finite()
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
             #[inline]
             unsafe fn gemm(

@@ -272,6 +272,7 @@ unary_ops! {
     }
 
     /// `max(x, 0)`; derivative 1 for `x > 0`, 0 otherwise (0 at the kink, as in PyTorch).
+    /// NaN propagates: `relu(NaN)` is NaN, as in PyTorch, so a diverged value is not hidden.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -282,8 +283,8 @@ unary_ops! {
     /// ```
     pub fn relu(self) { self.unary(Unary::Relu) }
     Relu {
-        value: |x| if x > F::ZERO { x } else { F::ZERO },
-        grad: |e, x, y, g| e.mul_const(g, from_values(e, x, |v| if v > F::ZERO { F::ONE } else { F::ZERO })),
+        value: |x| if x <= F::ZERO { F::ZERO } else { x },
+        grad: |e, x, y, g| e.mul_const(g, from_values(e, x, |v| if v <= F::ZERO { F::ZERO } else { F::ONE })),
     }
 
     /// Logistic sigmoid `1/(1+e^-x)`, computed without overflow for large `|x|`; derivative
@@ -358,8 +359,9 @@ impl<'t, F: Float> Var<'t, F> {
     pub fn elu(self, alpha: F) -> Var<'t, F> {
         let zero = self.tape.scalar(F::ZERO);
         // exp of min(x, 0): the branch not taken must not overflow, or its zero gradient
-        // times an infinite derivative would give NaN.
-        let neg = (self.minimum(zero).exp() - F::ONE) * alpha;
+        // times an infinite derivative would give NaN. (A `where_`, not `minimum`, so that
+        // x = 0 takes the whole derivative alpha, as in PyTorch.)
+        let neg = (Var::where_(self.gt(zero), zero, self).exp() - F::ONE) * alpha;
         Var::where_(self.gt(zero), self, neg)
     }
 
@@ -413,6 +415,26 @@ impl<'t, F: Float> Var<'t, F> {
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
+
+    #[test]
+    fn relu_propagates_nan_and_passes_its_gradient() {
+        let tape = Tape::<f32>::new();
+        let x = tape.var(Tensor::from_vec(vec![f32::NAN, -1.0, 2.0], &[3]));
+        let y = x.relu();
+        let v = y.value();
+        assert!(v.data()[0].is_nan());
+        assert_eq!(&v.data()[1..], &[0.0, 2.0]);
+        // PyTorch's threshold_backward: the gradient is zeroed only where x <= 0.
+        assert_eq!(y.sum().backward()[x].data(), &[1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn elu_takes_the_whole_derivative_at_zero() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::from_vec(vec![0.0, -1.0], &[2]));
+        let g = x.elu(0.7).sum().backward();
+        assert_eq!(g[x].data(), &[0.7, 0.7 * (-1f64).exp()]);
+    }
 
     op_props! {
         neg(x in values(-2.0, 2.0, &[])) for [x] => |v| -v[0];
