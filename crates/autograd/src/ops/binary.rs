@@ -100,7 +100,7 @@ binary_ops! {
     /// `a ^ b`: `d(a^b) = b a^(b-1) da + a^b ln(a) db`, with PyTorch's zeros: `da = 0` where
     /// `b = 0` (so `d/da a^0 = 0` at `a = 0` too) and `db = 0` where `a = 0` and `b >= 0`.
     Pow("pow") {
-        value: |a, b| a.powf_(b),
+        value: |a, b| a.powf(b),
         da: |e, a, b, y, g| {
             let bm1 = e.affine(b, F::ONE, -F::ONE);
             let d = e.mul(g, &e.mul(b, &e.apply_binary(Binary::Pow, a, &bm1)));

@@ -383,7 +383,7 @@ impl<'t, F: Float> Var<'t, F> {
         } else {
             Family::<F>::forward(&Reduce::new(Kind::Max, ax.clone(), true), &[&self.value()])
         };
-        let m_finite = self.tape.constant(m.map(|v| if v.is_finite_() { v } else { F::ZERO }));
+        let m_finite = self.tape.constant(m.map(|v| if v.is_finite() { v } else { F::ZERO }));
         let s = (self - m_finite).exp().unary(Reduce::sum(ax.clone(), true)).log() + m_finite;
         if keepdim {
             s

@@ -64,9 +64,9 @@ macro_rules! unary_ops {
 fn sigmoid<F: Float>(x: F) -> F {
     // Stable on both sides: exp of a non-positive number never overflows.
     if x >= F::ZERO {
-        F::ONE / (F::ONE + (-x).exp_())
+        F::ONE / (F::ONE + (-x).exp())
     } else {
-        let e = x.exp_();
+        let e = x.exp();
         e / (F::ONE + e)
     }
 }
@@ -104,7 +104,7 @@ unary_ops! {
     /// ```
     pub fn exp(self) { self.unary(Unary::Exp) }
     Exp {
-        value: |x| x.exp_(),
+        value: |x| x.exp(),
         grad: |e, x, y, g| e.mul(g, y),
     }
 
@@ -118,7 +118,7 @@ unary_ops! {
     /// ```
     pub fn log(self) { self.unary(Unary::Log) }
     Log {
-        value: |x| x.ln_(),
+        value: |x| x.ln(),
         grad: |e, x, y, g| e.div(g, x),
     }
 
@@ -132,7 +132,7 @@ unary_ops! {
     /// ```
     pub fn sqrt(self) { self.unary(Unary::Sqrt) }
     Sqrt {
-        value: |x| x.sqrt_(),
+        value: |x| x.sqrt(),
         grad: |e, x, y, g| e.div(g, &e.affine(y, F::from_f64(2.0), F::ZERO)),
     }
 
@@ -146,7 +146,7 @@ unary_ops! {
     /// ```
     pub fn sin(self) { self.unary(Unary::Sin) }
     Sin {
-        value: |x| x.sin_(),
+        value: |x| x.sin(),
         grad: |e, x, y, g| e.mul(g, &e.apply_unary(Unary::Cos, x)),
     }
 
@@ -160,7 +160,7 @@ unary_ops! {
     /// ```
     pub fn cos(self) { self.unary(Unary::Cos) }
     Cos {
-        value: |x| x.cos_(),
+        value: |x| x.cos(),
         grad: |e, x, y, g| e.mul(g, &e.neg(&e.apply_unary(Unary::Sin, x))),
     }
 
@@ -174,7 +174,7 @@ unary_ops! {
     /// ```
     pub fn tan(self) { self.unary(Unary::Tan) }
     Tan {
-        value: |x| x.tan_(),
+        value: |x| x.tan(),
         grad: |e, x, y, g| e.mul(g, &e.affine(&e.mul(y, y), F::ONE, F::ONE)),
     }
 
@@ -188,7 +188,7 @@ unary_ops! {
     /// ```
     pub fn tanh(self) { self.unary(Unary::Tanh) }
     Tanh {
-        value: |x| x.tanh_(),
+        value: |x| x.tanh(),
         grad: |e, x, y, g| e.mul(g, &e.affine(&e.mul(y, y), -F::ONE, F::ONE)),
     }
 
@@ -202,7 +202,7 @@ unary_ops! {
     /// ```
     pub fn erf(self) { self.unary(Unary::Erf) }
     Erf {
-        value: |x| x.erf_(),
+        value: |x| x.erf(),
         grad: |e, x, y, g| {
             let two_over_sqrt_pi = F::from_f64(std::f64::consts::FRAC_2_SQRT_PI);
             let gauss = e.apply_unary(Unary::Exp, &e.neg(&e.mul(x, x)));
@@ -220,7 +220,7 @@ unary_ops! {
     /// ```
     pub fn abs(self) { self.unary(Unary::Abs) }
     Abs {
-        value: |x| x.abs_(),
+        value: |x| x.abs(),
         grad: |e, x, y, g| {
             let sign = from_values(e, x, |v| if v > F::ZERO { F::ONE } else if v < F::ZERO { -F::ONE } else { F::ZERO });
             e.mul_const(g, sign)
@@ -238,7 +238,7 @@ unary_ops! {
     /// ```
     pub fn powf(self, p: F) { self.unary(Unary::Powf(p)) }
     Powf(p: F) {
-        value: |x| x.powf_(p),
+        value: |x| x.powf(p),
         grad: |e, x, y, g| {
             if p == F::ZERO {
                 e.zeros_like(x)
@@ -314,7 +314,7 @@ unary_ops! {
     /// ```
     pub fn softplus(self) { self.unary(Unary::Softplus) }
     Softplus {
-        value: |x| (if x > F::ZERO { x } else { F::ZERO }) + (-x.abs_()).exp_().ln_1p_(),
+        value: |x| (if x > F::ZERO { x } else { F::ZERO }) + (-x.abs()).exp().ln_1p(),
         grad: |e, x, y, g| e.mul(g, &e.apply_unary(Unary::Sigmoid, x)),
     }
 }
