@@ -5,15 +5,24 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// A floating-point element type: implemented for `f32` (training speed) and `f64`
-/// (gradient checking).
+/// (gradient checking), and sealed: the kernels rely on exactly these two.
+///
+/// The math functions carry the names of the inherent methods of `f32`/`f64`, so generic code
+/// (`fn f<F: Float>(x: F) -> F { x.exp() }`) reads like concrete code; on a concrete `f32` the
+/// inherent method is the one called, with the same result.
 ///
 /// ```
 /// use borel_autograd::Float;
+/// fn softplus<F: Float>(x: F) -> F {
+///     (F::ONE + x.exp()).ln()
+/// }
 /// assert_eq!(<f32 as Float>::from_f64(0.5), 0.5f32);
-/// assert_eq!(2.0f64.erf_(), libm::erf(2.0));
+/// assert_eq!(softplus(0.0f64), 2f64.ln());
+/// assert_eq!(<f64 as Float>::erf(2.0), libm::erf(2.0));
 /// ```
 pub trait Float:
-    Copy
+    sealed::Kernels
+    + Copy
     + Send
     + Sync
     + 'static
@@ -43,51 +52,110 @@ pub trait Float:
     /// Converts to `f64` exactly.
     fn to_f64(self) -> f64;
     /// `e^self`.
-    fn exp_(self) -> Self;
+    fn exp(self) -> Self;
     /// Natural logarithm.
-    fn ln_(self) -> Self;
+    fn ln(self) -> Self;
     /// Square root.
-    fn sqrt_(self) -> Self;
+    fn sqrt(self) -> Self;
     /// Sine.
-    fn sin_(self) -> Self;
+    fn sin(self) -> Self;
     /// Cosine.
-    fn cos_(self) -> Self;
+    fn cos(self) -> Self;
     /// Tangent.
-    fn tan_(self) -> Self;
+    fn tan(self) -> Self;
     /// Hyperbolic tangent.
-    fn tanh_(self) -> Self;
+    fn tanh(self) -> Self;
     /// Absolute value.
-    fn abs_(self) -> Self;
+    fn abs(self) -> Self;
     /// `self^p`.
-    fn powf_(self, p: Self) -> Self;
+    fn powf(self, p: Self) -> Self;
     /// `ln(1 + self)`, accurate near zero.
-    fn ln_1p_(self) -> Self;
+    fn ln_1p(self) -> Self;
     /// The error function (from `libm`).
-    fn erf_(self) -> Self;
+    fn erf(self) -> Self;
     /// Whether the value is neither infinite nor NaN.
-    fn is_finite_(self) -> bool;
-    /// General matrix product `C = alpha * A B + beta * C` with arbitrary strides.
-    ///
-    /// # Safety
-    /// The pointers and strides must describe valid `m x k`, `k x n` and `m x n` matrices.
-    #[allow(clippy::too_many_arguments)]
+    fn is_finite(self) -> bool;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
+
+    // The names of an earlier release, hidden and kept so that code written against it
+    // still compiles.
     #[doc(hidden)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
+    fn exp_(self) -> Self {
+        Float::exp(self)
+    }
+    #[doc(hidden)]
+    fn ln_(self) -> Self {
+        Float::ln(self)
+    }
+    #[doc(hidden)]
+    fn sqrt_(self) -> Self {
+        Float::sqrt(self)
+    }
+    #[doc(hidden)]
+    fn sin_(self) -> Self {
+        Float::sin(self)
+    }
+    #[doc(hidden)]
+    fn cos_(self) -> Self {
+        Float::cos(self)
+    }
+    #[doc(hidden)]
+    fn tan_(self) -> Self {
+        Float::tan(self)
+    }
+    #[doc(hidden)]
+    fn tanh_(self) -> Self {
+        Float::tanh(self)
+    }
+    #[doc(hidden)]
+    fn abs_(self) -> Self {
+        Float::abs(self)
+    }
+    #[doc(hidden)]
+    fn ln_1p_(self) -> Self {
+        Float::ln_1p(self)
+    }
+    #[doc(hidden)]
+    fn erf_(self) -> Self {
+        Float::erf(self)
+    }
+    #[doc(hidden)]
+    fn powf_(self, p: Self) -> Self {
+        Float::powf(self, p)
+    }
+    #[doc(hidden)]
+    fn is_finite_(self) -> bool {
+        Float::is_finite(self)
+    }
+}
+
+/// What the kernels need of an element type beyond arithmetic; private, which seals [`Float`].
+pub(crate) mod sealed {
+    /// General matrix products with arbitrary strides.
+    pub trait Kernels: Sized {
+        /// `C = alpha * A B + beta * C`.
+        ///
+        /// # Safety
+        /// The pointers and strides must describe valid `m x k`, `k x n` and `m x n` matrices.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn gemm(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: *const Self,
+            rsa: isize,
+            csa: isize,
+            b: *const Self,
+            rsb: isize,
+            csb: isize,
+            beta: Self,
+            c: *mut Self,
+            rsc: isize,
+            csc: isize,
+        );
+    }
 }
 
 macro_rules! impl_float {
@@ -105,53 +173,60 @@ macro_rules! impl_float {
                 self as f64
             }
             #[inline(always)]
-            fn exp_(self) -> Self {
-                self.exp()
+            fn exp(self) -> Self {
+                <$t>::exp(self)
             }
             #[inline(always)]
-            fn ln_(self) -> Self {
-                self.ln()
+            fn ln(self) -> Self {
+                <$t>::ln(self)
             }
             #[inline(always)]
-            fn sqrt_(self) -> Self {
-                self.sqrt()
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
             }
             #[inline(always)]
-            fn sin_(self) -> Self {
-                self.sin()
+            fn sin(self) -> Self {
+                <$t>::sin(self)
             }
             #[inline(always)]
-            fn cos_(self) -> Self {
-                self.cos()
+            fn cos(self) -> Self {
+                <$t>::cos(self)
             }
             #[inline(always)]
-            fn tan_(self) -> Self {
-                self.tan()
+            fn tan(self) -> Self {
+                <$t>::tan(self)
             }
             #[inline(always)]
-            fn tanh_(self) -> Self {
-                self.tanh()
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
             }
             #[inline(always)]
-            fn abs_(self) -> Self {
-                self.abs()
+            fn abs(self) -> Self {
+                <$t>::abs(self)
             }
             #[inline(always)]
-            fn powf_(self, p: Self) -> Self {
-                self.powf(p)
+            fn powf(self, p: Self) -> Self {
+                <$t>::powf(self, p)
             }
             #[inline(always)]
-            fn ln_1p_(self) -> Self {
-                self.ln_1p()
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
             }
             #[inline(always)]
-            fn erf_(self) -> Self {
+            fn erf(self) -> Self {
                 $erf(self)
             }
             #[inline(always)]
-            fn is_finite_(self) -> bool {
-                self.is_finite()
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
             }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+
+        impl sealed::Kernels for $t {
             #[inline]
             unsafe fn gemm(
                 m: usize,

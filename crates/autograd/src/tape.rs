@@ -386,11 +386,6 @@ impl<'t, F: Float> Var<'t, F> {
         self.tape
     }
 
-    /// The node's index on its tape.
-    pub fn id(&self) -> usize {
-        self.id as usize
-    }
-
     /// The value (a cheap clone of the shared storage).
     pub fn value(&self) -> Tensor<F> {
         self.tape.value_of(self.id)

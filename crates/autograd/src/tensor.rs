@@ -269,7 +269,7 @@ impl<F: Float> Tensor<F> {
 
     /// Whether every element is finite.
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|v| v.is_finite_())
+        self.data.iter().all(|v| v.is_finite())
     }
 }
 

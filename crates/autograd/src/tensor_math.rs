@@ -32,6 +32,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
 use crate::ops::reduce::Kind;
+use crate::ops::where_::compare;
 use crate::ops::{Axes, Binary, MatMul, Op, Reduce, Unary, Where};
 use crate::shape::norm_axis;
 use crate::tape::{Tape, Var};
@@ -284,7 +285,7 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<F> {
-        self.check_axes("sum", axes);
+        self.check_axes("sum_axes", axes);
         on_tape!(x = self => x.sum_axes(axes, keepdim))
     }
 
@@ -303,12 +304,12 @@ impl<F: Float> Tensor<F> {
     /// Mean over `axes`, as [`Var::mean_axes`].
     #[track_caller]
     pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<F> {
-        self.check_axes("sum", axes);
+        self.check_axes("mean_axes", axes);
         on_tape!(x = self => x.mean_axes(axes, keepdim))
     }
 
-    /// Largest element, as a rank-0 tensor, as [`Var::max`]. Unlike [`Tensor::argmax`], the
-    /// reduction skips NaNs (it keeps the larger of two values by `>`), as the tape's does.
+    /// Largest element, as a rank-0 tensor, as [`Var::max`]: NaN if any element is NaN (as in
+    /// PyTorch), and a panic naming the op for an empty tensor.
     ///
     /// ```
     /// use borel_autograd::Tensor;
@@ -322,11 +323,11 @@ impl<F: Float> Tensor<F> {
     /// Largest element along `axes`, as [`Var::max_axes`].
     #[track_caller]
     pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<F> {
-        self.check_axes("max", axes);
+        self.check_axes("max_axes", axes);
         on_tape!(x = self => x.max_axes(axes, keepdim))
     }
 
-    /// Smallest element, as a rank-0 tensor, as [`Var::min`] (NaNs skipped, as in `max`).
+    /// Smallest element, as a rank-0 tensor, as [`Var::min`] (NaN propagates, as in `max`).
     #[track_caller]
     pub fn min(&self) -> Tensor<F> {
         Op::from(Reduce::new(Kind::Min, self.all_axes(), false)).forward(&[self])
@@ -335,7 +336,7 @@ impl<F: Float> Tensor<F> {
     /// Smallest element along `axes`, as [`Var::min_axes`].
     #[track_caller]
     pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<F> {
-        self.check_axes("min", axes);
+        self.check_axes("min_axes", axes);
         on_tape!(x = self => x.min_axes(axes, keepdim))
     }
 }
@@ -429,7 +430,7 @@ impl<F: Float> Tensor<F> {
 }
 
 macro_rules! comparisons {
-    ($($(#[$doc:meta])* $name:ident => $var:ident;)*) => {
+    ($($(#[$doc:meta])* $name:ident: $cmp:expr;)*) => {
         impl<F: Float> Tensor<F> {
             $(
                 $(#[$doc])*
@@ -437,7 +438,7 @@ macro_rules! comparisons {
                 /// and both shapes when they do not broadcast.
                 #[track_caller]
                 pub fn $name(&self, other: &Tensor<F>) -> Tensor<F> {
-                    on_tape!(x = self, y = other => x.$var(y))
+                    compare(stringify!($name), self, other, $cmp)
                 }
             )*
         }
@@ -452,13 +453,13 @@ comparisons! {
     /// let t = Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3]);
     /// assert_eq!(t.gt(&Tensor::scalar(0.0)).data(), &[0.0, 0.0, 1.0]);
     /// ```
-    gt => gt;
+    gt: |x, y| x > y;
     /// `self >= other` elementwise with broadcasting, as [`Var::ge`].
-    ge => ge;
+    ge: |x, y| x >= y;
     /// `self < other` elementwise with broadcasting, as [`Var::lt`].
-    lt => lt;
+    lt: |x, y| x < y;
     /// `self <= other` elementwise with broadcasting, as [`Var::le`].
-    le => le;
+    le: |x, y| x <= y;
     /// `self == other` elementwise with broadcasting, as [`Var::eq`]. Named `eq_elem` because
     /// `Tensor`'s `eq` (from `PartialEq`) compares whole tensors and returns a `bool`.
     ///
@@ -468,7 +469,7 @@ comparisons! {
     /// let predicted = Tensor::from_vec(vec![2.0, 1.0, 1.0], &[3]);
     /// assert_eq!(labels.eq_elem(&predicted).mean().item(), 2.0 / 3.0); // accuracy
     /// ```
-    eq_elem => eq;
+    eq_elem: |x, y| x == y;
 }
 
 /// Tensor-tensor operators in all four combinations of references and values; scalars on the

@@ -311,7 +311,7 @@ macro_rules! per_float {
                     ("div", Box::new(|| drop(a.clone() / &b))),
                     ("maximum", Box::new(|| drop(a.maximum(&b)))),
                     ("gt", Box::new(|| drop(a.gt(&b)))),
-                    ("eq", Box::new(|| drop(a.eq_elem(&b)))),
+                    ("eq_elem", Box::new(|| drop(a.eq_elem(&b)))),
                 ];
                 for (op, f) in cases {
                     let want = format!("{op}: shapes [2, 3] and [4] cannot be broadcast together");

@@ -97,27 +97,49 @@ binary_ops! {
         da: |e, a, b, y, g| e.div(g, b),
         db: |e, a, b, y, g| e.neg(&e.div(&e.mul(g, y), b)),
     }
-    /// `a ^ b`: `d(a^b) = b a^(b-1) da + a^b ln(a) db`.
+    /// `a ^ b`: `d(a^b) = b a^(b-1) da + a^b ln(a) db`, with PyTorch's zeros: `da = 0` where
+    /// `b = 0` (so `d/da a^0 = 0` at `a = 0` too) and `db = 0` where `a = 0` and `b >= 0`.
     Pow("pow") {
-        value: |a, b| a.powf_(b),
+        value: |a, b| a.powf(b),
         da: |e, a, b, y, g| {
             let bm1 = e.affine(b, F::ONE, -F::ONE);
-            e.mul(g, &e.mul(b, &e.apply_binary(Binary::Pow, a, &bm1)))
+            let d = e.mul(g, &e.mul(b, &e.apply_binary(Binary::Pow, a, &bm1)));
+            e.where_const(pick(e, b, b, |b, _| b != F::ZERO), &d, &e.zeros_like(&d))
         },
-        db: |e, a, b, y, g| e.mul(g, &e.mul(y, &e.apply_unary(Unary::Log, a))),
+        db: |e, a, b, y, g| {
+            let d = e.mul(g, &e.mul(y, &e.apply_unary(Unary::Log, a)));
+            e.where_const(pick(e, a, b, |a, b| !(a == F::ZERO && b >= F::ZERO)), &d, &e.zeros_like(&d))
+        },
     }
-    /// `max(a, b)`; the gradient goes to `a` on ties.
+    /// `max(a, b)`, NaN if either is; ties split the gradient equally and a NaN sends it to
+    /// both (PyTorch's rule).
     Maximum("maximum") {
-        value: |a, b| if a >= b { a } else { b },
-        da: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x >= y)),
-        db: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x < y)),
+        value: |a, b| if a >= b || a.is_nan() { a } else { b },
+        da: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x < y)),
+        db: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x > y)),
     }
-    /// `min(a, b)`; the gradient goes to `a` on ties.
+    /// `min(a, b)`, NaN if either is; ties split the gradient equally and a NaN sends it to
+    /// both (PyTorch's rule).
     Minimum("minimum") {
-        value: |a, b| if a <= b { a } else { b },
-        da: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x <= y)),
-        db: |e, a, b, y, g| e.mul_const(g, pick(e, a, b, |x, y| x > y)),
+        value: |a, b| if a <= b || a.is_nan() { a } else { b },
+        da: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x > y)),
+        db: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x < y)),
     }
+}
+
+/// The share of the gradient an operand of `maximum`/`minimum` gets: 0 where `loses`, 1/2 on
+/// ties, 1 elsewhere (where it wins, or where a NaN makes every comparison false).
+fn split<F: Float, E: Engine<F>>(e: &E, a: &E::V, b: &E::V, loses: impl Fn(F, F) -> bool + Sync + Send) -> Tensor<F> {
+    let half = F::from_f64(0.5);
+    kernels::zip("mask", &e.value(a), &e.value(b), move |x, y| {
+        if loses(x, y) {
+            F::ZERO
+        } else if x == y {
+            half
+        } else {
+            F::ONE
+        }
+    })
 }
 
 /// The constant mask (broadcast shape) of the pairs of values where `picked` holds.
@@ -135,7 +157,8 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// `self ^ exponent` elementwise, both differentiable; needs `self > 0` where the
-    /// exponent's gradient is wanted (it involves `ln self`).
+    /// exponent's gradient is wanted (it involves `ln self`), except at `self = 0` with a
+    /// non-negative exponent, where it is 0 as in PyTorch.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -151,8 +174,8 @@ impl<'t, F: Float> Var<'t, F> {
         self.bin(Binary::Pow, exponent)
     }
 
-    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. On ties the
-    /// gradient goes to `self`.
+    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. NaN propagates,
+    /// and ties split the gradient equally, as in PyTorch.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -165,8 +188,8 @@ impl<'t, F: Float> Var<'t, F> {
         self.bin(Binary::Maximum, other.into_var(self.tape))
     }
 
-    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. On ties the
-    /// gradient goes to `self`.
+    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. NaN propagates,
+    /// and ties split the gradient equally, as in PyTorch.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -260,6 +283,47 @@ impl<'t, F: Float> Neg for Var<'t, F> {
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
+
+    /// Values and gradients of `a.pow(b)` at base 0, against PyTorch's `pow_backward_self` and
+    /// `pow_backward_exponent`: `da` is 0 where `b = 0`, `db` is 0 where `a = 0` and `b >= 0`;
+    /// elsewhere the plain formulas, infinities included.
+    #[test]
+    fn pow_gradients_at_base_zero_match_pytorch() {
+        let tape = Tape::<f64>::new();
+        let a = tape.var(Tensor::from_vec(vec![0.0, 0.0, 0.0, 0.0, 2.0, 0.0], &[6]));
+        let b = tape.var(Tensor::from_vec(vec![0.0, 2.0, 0.5, -1.0, 3.0, 1.0], &[6]));
+        let y = a.pow(b);
+        assert_eq!(y.value().data(), &[1.0, 0.0, 0.0, f64::INFINITY, 8.0, 0.0]);
+        let g = y.sum().backward();
+        let inf = f64::INFINITY;
+        assert_eq!(g[a].data(), &[0.0, 0.0, inf, -inf, 12.0, 1.0]);
+        assert_eq!(g[b].data(), &[0.0, 0.0, 0.0, -inf, 8.0 * 2f64.ln(), 0.0]);
+        // x^0 has derivative 0 everywhere, also through powf.
+        let x = tape.var(Tensor::from_vec(vec![0.0, 3.0], &[2]));
+        assert_eq!(x.powf(0.0).sum().backward()[x].data(), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn maximum_and_minimum_propagate_nan_and_split_ties() {
+        let nan = f64::NAN;
+        let tape = Tape::<f64>::new();
+        let a = tape.var(Tensor::from_vec(vec![nan, 0.0, 1.0, 2.0, 5.0], &[5]));
+        let b = tape.var(Tensor::from_vec(vec![0.0, nan, 1.0, 3.0, 4.0], &[5]));
+        for (y, wins_a) in [
+            (a.maximum(b), [0.0, 0.0, 0.5, 0.0, 1.0]),
+            (a.minimum(b), [0.0, 0.0, 0.5, 1.0, 0.0]),
+        ] {
+            let v = y.value();
+            assert!(v.data()[0].is_nan() && v.data()[1].is_nan());
+            let g = y.sum().backward();
+            // A NaN sends the whole gradient to both operands, as in PyTorch.
+            assert_eq!(&g[a].data()[..2], &[1.0, 1.0]);
+            assert_eq!(&g[b].data()[..2], &[1.0, 1.0]);
+            assert_eq!(&g[a].data()[2..], &wins_a[2..]);
+            let wins_b: Vec<f64> = wins_a[2..].iter().map(|w| 1.0 - w).collect();
+            assert_eq!(&g[b].data()[2..], &wins_b[..]);
+        }
+    }
 
     op_props! {
         add((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| (v[0] + v[1]).sin();

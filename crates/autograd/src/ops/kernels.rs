@@ -24,6 +24,7 @@ impl<T> SerialChunks<T> for [T] {
         self.chunks_mut(n)
     }
 }
+use smallvec::SmallVec;
 
 use crate::float::Float;
 use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
@@ -259,8 +260,134 @@ pub(crate) fn broadcast_to<F: Float>(x: &Tensor<F>, shape: &[usize]) -> Tensor<F
     Tensor::from_parts(out.freeze(), shape.into())
 }
 
+/// Sums `x` over the axes flagged in `reduce` (same rank as `x`) into a tensor of the kept
+/// shape (reduced axes have size 1).
+///
+/// The sum is pairwise, so its rounding error grows with the log of the count, not the count:
+/// a running sum in f32 stops growing at 2^24 (the sum of 2^25 ones would be 2^24) and drifts
+/// by percents over millions of terms. Contiguous runs are summed in blocks of
+/// [`SUM_BLOCK`] on eight accumulators (which also vectorizes), reductions down rows add
+/// blocks of [`ROW_BLOCK`] rows, and the blocks are combined as a balanced tree.
+pub(crate) fn sum<F: Float>(x: &Tensor<F>, reduce: &[bool]) -> Tensor<F> {
+    let shape = x.shape();
+    let kept: Shape = shape.iter().zip(reduce).map(|(&n, &r)| if r { 1 } else { n }).collect();
+    let mut out = Buf::full(numel(&kept), F::ZERO);
+    if x.numel() > 0 {
+        // Runs of adjacent dims reduced alike merge into one; size-1 dims drop out.
+        let mut groups: SmallVec<[(usize, bool); 6]> = SmallVec::new();
+        for (&n, &r) in shape.iter().zip(reduce) {
+            match groups.last_mut() {
+                _ if n == 1 => {}
+                Some((m, last)) if *last == r => *m *= n,
+                _ => groups.push((n, r)),
+            }
+        }
+        sum_groups(x.data(), &groups, &mut out);
+    }
+    Tensor::from_parts(out.freeze(), kept)
+}
+
+/// Elements summed sequentially (on eight accumulators) before the pairwise tree takes over.
+pub(crate) const SUM_BLOCK: usize = 128;
+
+/// Rows added sequentially before the pairwise tree takes over, when reducing down rows.
+pub(crate) const ROW_BLOCK: usize = 16;
+
+/// `out` = the sum of `x`, laid out as `groups` (outermost first), over the reduced groups.
+fn sum_groups<F: Float>(x: &[F], groups: &[(usize, bool)], out: &mut [F]) {
+    match groups {
+        [] => out[0] = x[0],
+        [(_, true)] => out[0] = pairwise(x),
+        [(n, false), rest @ ..] => {
+            let (xs, os) = (x.len() / n, out.len() / n);
+            for (xi, oi) in x.chunks_exact(xs).zip(out.chunks_exact_mut(os)) {
+                sum_groups(xi, rest, oi);
+            }
+        }
+        [(n, true), (m, false)] => {
+            // One row of scratch per level of the tree above the sequential blocks.
+            let (mut k, mut levels) = (*n, 0);
+            while k > ROW_BLOCK {
+                k = k.div_ceil(2);
+                levels += 1;
+            }
+            let mut scratch = vec![F::ZERO; m * levels];
+            sum_rows(x, *n, out, &mut scratch);
+        }
+        [(n, true), rest @ ..] => sum_slabs(x, *n, rest, out),
+    }
+}
+
+/// Pairwise sum of a contiguous run.
+fn pairwise<F: Float>(x: &[F]) -> F {
+    if x.len() <= SUM_BLOCK {
+        let mut acc = [F::ZERO; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] += c[k];
+            }
+        }
+        let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for &v in rest {
+            s += v;
+        }
+        return s;
+    }
+    // Split on a multiple of 8 so that every block but the last fills the accumulators.
+    let half = (x.len() / 2).next_multiple_of(8);
+    pairwise(&x[..half]) + pairwise(&x[half..])
+}
+
+/// `out[j]` = the sum over `n` rows of `x[i * m + j]`, pairwise over the rows; `scratch` holds
+/// one row per level of the tree.
+fn sum_rows<F: Float>(x: &[F], n: usize, out: &mut [F], scratch: &mut [F]) {
+    let m = out.len();
+    if n <= ROW_BLOCK {
+        out.copy_from_slice(&x[..m]);
+        // Two rows per pass over `out`: half the loads and stores of the running sums.
+        let pairs = x[m..n * m].chunks_exact(2 * m);
+        if let Some(last) = pairs.remainder().get(..m) {
+            for (o, &v) in out.iter_mut().zip(last) {
+                *o += v;
+            }
+        }
+        for pair in pairs {
+            let (a, b) = pair.split_at(m);
+            for (o, (&u, &v)) in out.iter_mut().zip(a.iter().zip(b)) {
+                *o += u + v;
+            }
+        }
+        return;
+    }
+    let half = n / 2;
+    let (tmp, deeper) = scratch.split_at_mut(m);
+    sum_rows(&x[..half * m], half, out, deeper);
+    sum_rows(&x[half * m..], n - half, tmp, deeper);
+    for (o, &v) in out.iter_mut().zip(tmp.iter()) {
+        *o += v;
+    }
+}
+
+/// `out` = the sum of `n` equal slabs of `x`, each reduced by `rest`, pairwise over the slabs.
+fn sum_slabs<F: Float>(x: &[F], n: usize, rest: &[(usize, bool)], out: &mut [F]) {
+    let slab = x.len() / n;
+    if n == 1 {
+        return sum_groups(x, rest, out);
+    }
+    let half = n / 2;
+    sum_slabs(&x[..half * slab], half, rest, out);
+    let mut tmp = vec![F::ZERO; out.len()];
+    sum_slabs(&x[half * slab..], n - half, rest, &mut tmp);
+    for (o, v) in out.iter_mut().zip(tmp) {
+        *o += v;
+    }
+}
+
 /// Folds `x` over the axes flagged in `reduce` (same rank as `x`) into a tensor of the kept
-/// shape (reduced axes have size 1), starting every output element at `init`.
+/// shape (reduced axes have size 1), starting every output element at `init`, the identity of
+/// `f`; `f` must be associative and commutative (the order of the fold is not fixed).
 pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl Fn(F, F) -> F) -> Tensor<F> {
     let shape = x.shape();
     let kept: Shape = shape.iter().zip(reduce).map(|(&n, &r)| if r { 1 } else { n }).collect();
@@ -278,7 +405,7 @@ pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl 
     for_each_row(shape, [&in_st, &out_st], |[i, o]| {
         let row = &d[i..i + inner];
         if last_reduced {
-            out[o] = row.iter().fold(out[o], |acc, &v| f(acc, v));
+            out[o] = f(out[o], fold_row(row, init, &f));
         } else {
             for (acc, &v) in out[o..o + inner].iter_mut().zip(row) {
                 *acc = f(*acc, v);
@@ -286,4 +413,27 @@ pub(crate) fn reduce<F: Float>(x: &Tensor<F>, reduce: &[bool], init: F, f: impl 
         }
     });
     Tensor::from_parts(out.freeze(), kept)
+}
+
+/// `f` folded over a contiguous row on eight independent accumulators, combined at the end:
+/// the compiler vectorizes it, where one running value would make every step wait for the
+/// last. `f` must be associative and commutative (max, min, +), with `init` its identity.
+#[inline]
+fn fold_row<F: Float>(row: &[F], init: F, f: &impl Fn(F, F) -> F) -> F {
+    let mut acc = [init; 8];
+    let chunks = row.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] = f(acc[k], c[k]);
+        }
+    }
+    let mut r = f(
+        f(f(acc[0], acc[1]), f(acc[2], acc[3])),
+        f(f(acc[4], acc[5]), f(acc[6], acc[7])),
+    );
+    for &v in rest {
+        r = f(r, v);
+    }
+    r
 }

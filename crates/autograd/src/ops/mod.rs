@@ -197,6 +197,12 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
         let c = self.constant(c);
         self.mul(a, &c)
     }
+    /// `a` where the constant `mask` is non-zero, else `b` (broadcasting): unlike a product
+    /// with the mask, a NaN or an infinity in the branch not taken does not leak through.
+    fn where_const(&self, mask: Tensor<F>, a: &Self::V, b: &Self::V) -> Self::V {
+        let m = self.constant(mask);
+        self.apply(Op::Where(Where), &[&m, a, b])
+    }
     fn reshape(&self, a: &Self::V, shape: Shape) -> Self::V {
         if self.shape(a).as_slice() == shape.as_slice() {
             return a.clone();

@@ -85,8 +85,10 @@ fn count(shape: &[usize], axes: &[usize]) -> usize {
 
 // ---- sum (mean) -------------------------------------------------------------------------
 
+/// Pairwise, so f32 sums of millions of terms stay accurate (see `kernels::sum`); a sum over
+/// an empty axis is 0, as in PyTorch.
 fn sum_forward<F: Float>(x: &Tensor<F>, axes: &[usize]) -> Tensor<F> {
-    kernels::reduce(x, &flags(x.rank(), axes), F::ZERO, |a, b| a + b)
+    kernels::sum(x, &flags(x.rank(), axes))
 }
 
 /// The gradient of a sum is the output gradient broadcast back over the summed axes.
@@ -196,32 +198,45 @@ impl<'t, F: Float> Var<'t, F> {
 
 // ---- max, min ---------------------------------------------------------------------------
 
-fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], max: bool) -> Tensor<F> {
-    let name = if max { "max" } else { "min" };
-    for &a in axes {
-        assert!(
-            x.shape()[a] > 0,
-            "{name}: cannot reduce over empty axis {a} of shape {:?}",
-            x.shape()
-        );
+/// Panics naming `op` when one of `axes` is empty: a max or min of nothing has no value
+/// (PyTorch raises too; a sum of nothing is 0).
+#[track_caller]
+fn check_nonempty(op: &str, shape: &[usize], axes: &[usize]) {
+    if let Some(&a) = axes.iter().find(|&&a| shape[a] == 0) {
+        panic!("{op}: cannot reduce over empty axis {a} of shape {shape:?}");
     }
+}
+
+/// NaN propagates, as in PyTorch: once the running extreme is NaN no number replaces it, and
+/// a NaN replaces any number.
+#[track_caller]
+fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], max: bool) -> Tensor<F> {
+    check_nonempty(if max { "max" } else { "min" }, x.shape(), axes);
+    let flags = flags(x.rank(), axes);
     if max {
-        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::NEG_INFINITY), |a, b| {
-            if b > a { b } else { a }
+        kernels::reduce(x, &flags, F::from_f64(f64::NEG_INFINITY), |a, b| {
+            if b > a || b.is_nan() { b } else { a }
         })
     } else {
-        kernels::reduce(x, &flags(x.rank(), axes), F::from_f64(f64::INFINITY), |a, b| {
-            if b < a { b } else { a }
+        kernels::reduce(x, &flags, F::from_f64(f64::INFINITY), |a, b| {
+            if b < a || b.is_nan() { b } else { a }
         })
     }
 }
 
-/// `dx = g [x == y] / count(ties)`, broadcast back over the reduced axes.
+/// `dx = g [x == y] / count(ties)`, broadcast back over the reduced axes; where the extreme
+/// is NaN, the NaNs share the gradient (PyTorch's `evenly_distribute_backward`).
 fn extreme_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, y: &E::V, axes: &[usize], g: &E::V) -> E::V {
     let xv = e.value(x);
     let kept = kept_shape(xv.shape(), axes);
     let yk = e.value(y).reshape(&kept);
-    let hit = kernels::zip("max", &xv, &yk, |a, b| if a == b { F::ONE } else { F::ZERO });
+    let hit = kernels::zip("max", &xv, &yk, |a, b| {
+        if a == b || (a.is_nan() && b.is_nan()) {
+            F::ONE
+        } else {
+            F::ZERO
+        }
+    });
     let ties = kernels::reduce(&hit, &flags(xv.rank(), axes), F::ZERO, |a, b| a + b);
     let weight = kernels::zip("max", &hit, &ties, |h, c| h / c);
     let g = e.reshape(g, kept);
@@ -240,6 +255,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn max(self) -> Var<'t, F> {
+        check_nonempty("max", &self.shape(), &self.all_axes());
         self.unary(Reduce::new(Kind::Max, self.all_axes(), false))
     }
 
@@ -254,6 +270,7 @@ impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
         let axes = norm_axes("max_axes", axes, self.shape().len());
+        check_nonempty("max_axes", &self.shape(), &axes);
         self.unary(Reduce::new(Kind::Max, axes, keepdim))
     }
 
@@ -267,6 +284,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn min(self) -> Var<'t, F> {
+        check_nonempty("min", &self.shape(), &self.all_axes());
         self.unary(Reduce::new(Kind::Min, self.all_axes(), false))
     }
 
@@ -281,6 +299,7 @@ impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Var<'t, F> {
         let axes = norm_axes("min_axes", axes, self.shape().len());
+        check_nonempty("min_axes", &self.shape(), &axes);
         self.unary(Reduce::new(Kind::Min, axes, keepdim))
     }
 }
@@ -357,10 +376,14 @@ impl<'t, F: Float> Var<'t, F> {
     fn logsumexp_named(self, op: &str, axes: &[isize], keepdim: bool) -> Var<'t, F> {
         let shape = self.shape();
         let ax = norm_axes(op, axes, shape.len());
-        let m = self.unary(Reduce::new(Kind::Max, ax.clone(), true)).detach();
-        let m_finite = self
-            .tape
-            .constant(m.value().map(|v| if v.is_finite_() { v } else { F::ZERO }));
+        // Over an empty axis there is no max to subtract; the sum of no terms is 0 and its
+        // log -inf, as in PyTorch.
+        let m = if count(&shape, &ax) == 0 {
+            Tensor::zeros(&kept_shape(&shape, &ax))
+        } else {
+            Family::<F>::forward(&Reduce::new(Kind::Max, ax.clone(), true), &[&self.value()])
+        };
+        let m_finite = self.tape.constant(m.map(|v| if v.is_finite() { v } else { F::ZERO }));
         let s = (self - m_finite).exp().unary(Reduce::sum(ax.clone(), true)).log() + m_finite;
         if keepdim {
             s
@@ -400,6 +423,92 @@ impl<'t, F: Float> Var<'t, F> {
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
+
+    /// The sum over `axes` by a plain loop in f64: the reference for the pairwise kernel.
+    fn naive_sum(x: &Tensor<f64>, axes: &[usize]) -> Vec<f64> {
+        let s = x.shape();
+        let kept: Vec<usize> = (0..s.len()).map(|d| if axes.contains(&d) { 1 } else { s[d] }).collect();
+        let mut out = vec![0.0; kept.iter().product()];
+        for (i, &v) in x.data().iter().enumerate() {
+            let (mut rest, mut o) = (i, 0);
+            let mut stride = 1;
+            for d in (0..s.len()).rev() {
+                let k = rest % s[d];
+                rest /= s[d];
+                o += if axes.contains(&d) { 0 } else { k * stride };
+                stride *= kept[d];
+            }
+            out[o] += v;
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every layout of reduced and kept axes, with dims long enough to cross the kernel's
+        /// sequential blocks, sums to what a plain loop gives.
+        #[test]
+        fn sum_matches_a_plain_loop(
+            (x, axes) in prop::collection::vec(1usize..40, 1..=4)
+                .prop_flat_map(|s| {
+                    let r = s.len();
+                    (values_of(s, -1.0, 1.0), prop::sample::subsequence((0..r).collect::<Vec<_>>(), 0..=r))
+                })
+        ) {
+            let flags: Vec<bool> = (0..x.rank()).map(|d| axes.contains(&d)).collect();
+            let got = crate::ops::kernels::sum(&x, &flags);
+            for (g, w) in got.data().iter().zip(naive_sum(&x, &axes)) {
+                prop_assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{} vs {}", g, w);
+            }
+        }
+    }
+
+    #[test]
+    fn f32_sums_are_pairwise() {
+        let ones = Tensor::<f32>::ones(&[1 << 25]);
+        assert_eq!(ones.sum().item(), 33_554_432.0);
+        // Down rows too: 2^25 ones in one column, and in 2 x 2^24.
+        assert_eq!(ones.reshape(&[1 << 25, 1]).sum_axes(&[0], false).item(), 33_554_432.0);
+        assert_eq!(
+            ones.reshape(&[2, 1 << 24]).sum_axes(&[1], false).data(),
+            &[16_777_216.0; 2]
+        );
+        let tenths = Tensor::<f32>::full(&[10_000_000], 0.1);
+        let tape = Tape::<f32>::new();
+        let mean = tape.var(tenths.clone()).mean().item() as f64;
+        assert!((mean - 0.1).abs() <= 1e-6 * 0.1, "mean of 10^7 tenths: {mean}");
+        let cols = tape.var(tenths.reshape(&[10_000_000, 1])).mean_axes(&[0], false).item() as f64;
+        assert!((cols - 0.1).abs() <= 1e-6 * 0.1, "mean down 10^7 rows: {cols}");
+    }
+
+    #[test]
+    fn max_and_min_propagate_nan() {
+        let nan = f32::NAN;
+        let tape = Tape::<f32>::new();
+        let x = tape.var(Tensor::from_vec(vec![1.0, nan, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+        assert!(x.max().item().is_nan() && x.min().item().is_nan());
+        let rows = x.max_axes(&[1], false).value();
+        assert!(rows.data()[0].is_nan());
+        assert_eq!(rows.data()[1], 6.0);
+        assert!(x.min_axes(&[0], false).value().data()[1].is_nan());
+        // The NaN takes the gradient of the NaN maximum (PyTorch's evenly_distribute_backward).
+        assert_eq!(x.max().backward()[x].data(), &[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn reductions_over_an_empty_axis_follow_pytorch() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[2, 0]));
+        assert_eq!(x.sum_axes(&[1], false).value().data(), &[0.0, 0.0]);
+        assert_eq!(x.sum().item(), 0.0);
+        assert!(x.mean_axes(&[1], false).value().data().iter().all(|v| v.is_nan()));
+        assert_eq!(x.logsumexp_axes(&[1], false).value().data(), &[f64::NEG_INFINITY; 2]);
+        assert_eq!(x.softmax(1).shape().as_slice(), &[2, 0]);
+        assert_eq!(x.max_axes(&[0], false).shape().as_slice(), &[0]);
+        let g = (x.sum() + x.logsumexp_axes(&[1], false).exp().sum()).backward();
+        assert_eq!(g[x].shape(), &[2, 0]);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(CASES))]

@@ -448,9 +448,18 @@ impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     pub fn stack(xs: &[Var<'t, F>], axis: isize) -> Var<'t, F> {
         assert!(!xs.is_empty(), "stack: no inputs");
-        // A loop, not a closure, so a bad axis is reported at the caller's line.
+        let first = xs[0].shape();
+        let axis = norm_axis("stack", axis, first.len() + 1) as isize;
+        // A loop, not a closure, so an error is reported at the caller's line.
         let mut parts: Vec<Var<'t, F>> = Vec::with_capacity(xs.len());
         for x in xs {
+            if x.shape() != first {
+                panic!(
+                    "stack: shapes {:?} and {:?} differ",
+                    first.as_slice(),
+                    x.shape().as_slice()
+                );
+            }
             parts.push(x.unsqueeze(axis));
         }
         Var::concat(&parts, axis)

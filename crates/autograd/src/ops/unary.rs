@@ -64,9 +64,9 @@ macro_rules! unary_ops {
 fn sigmoid<F: Float>(x: F) -> F {
     // Stable on both sides: exp of a non-positive number never overflows.
     if x >= F::ZERO {
-        F::ONE / (F::ONE + (-x).exp_())
+        F::ONE / (F::ONE + (-x).exp())
     } else {
-        let e = x.exp_();
+        let e = x.exp();
         e / (F::ONE + e)
     }
 }
@@ -104,7 +104,7 @@ unary_ops! {
     /// ```
     pub fn exp(self) { self.unary(Unary::Exp) }
     Exp {
-        value: |x| x.exp_(),
+        value: |x| x.exp(),
         grad: |e, x, y, g| e.mul(g, y),
     }
 
@@ -118,7 +118,7 @@ unary_ops! {
     /// ```
     pub fn log(self) { self.unary(Unary::Log) }
     Log {
-        value: |x| x.ln_(),
+        value: |x| x.ln(),
         grad: |e, x, y, g| e.div(g, x),
     }
 
@@ -132,7 +132,7 @@ unary_ops! {
     /// ```
     pub fn sqrt(self) { self.unary(Unary::Sqrt) }
     Sqrt {
-        value: |x| x.sqrt_(),
+        value: |x| x.sqrt(),
         grad: |e, x, y, g| e.div(g, &e.affine(y, F::from_f64(2.0), F::ZERO)),
     }
 
@@ -146,7 +146,7 @@ unary_ops! {
     /// ```
     pub fn sin(self) { self.unary(Unary::Sin) }
     Sin {
-        value: |x| x.sin_(),
+        value: |x| x.sin(),
         grad: |e, x, y, g| e.mul(g, &e.apply_unary(Unary::Cos, x)),
     }
 
@@ -160,7 +160,7 @@ unary_ops! {
     /// ```
     pub fn cos(self) { self.unary(Unary::Cos) }
     Cos {
-        value: |x| x.cos_(),
+        value: |x| x.cos(),
         grad: |e, x, y, g| e.mul(g, &e.neg(&e.apply_unary(Unary::Sin, x))),
     }
 
@@ -174,7 +174,7 @@ unary_ops! {
     /// ```
     pub fn tan(self) { self.unary(Unary::Tan) }
     Tan {
-        value: |x| x.tan_(),
+        value: |x| x.tan(),
         grad: |e, x, y, g| e.mul(g, &e.affine(&e.mul(y, y), F::ONE, F::ONE)),
     }
 
@@ -188,7 +188,7 @@ unary_ops! {
     /// ```
     pub fn tanh(self) { self.unary(Unary::Tanh) }
     Tanh {
-        value: |x| x.tanh_(),
+        value: |x| x.tanh(),
         grad: |e, x, y, g| e.mul(g, &e.affine(&e.mul(y, y), -F::ONE, F::ONE)),
     }
 
@@ -202,7 +202,7 @@ unary_ops! {
     /// ```
     pub fn erf(self) { self.unary(Unary::Erf) }
     Erf {
-        value: |x| x.erf_(),
+        value: |x| x.erf(),
         grad: |e, x, y, g| {
             let two_over_sqrt_pi = F::from_f64(std::f64::consts::FRAC_2_SQRT_PI);
             let gauss = e.apply_unary(Unary::Exp, &e.neg(&e.mul(x, x)));
@@ -220,7 +220,7 @@ unary_ops! {
     /// ```
     pub fn abs(self) { self.unary(Unary::Abs) }
     Abs {
-        value: |x| x.abs_(),
+        value: |x| x.abs(),
         grad: |e, x, y, g| {
             let sign = from_values(e, x, |v| if v > F::ZERO { F::ONE } else if v < F::ZERO { -F::ONE } else { F::ZERO });
             e.mul_const(g, sign)
@@ -238,7 +238,7 @@ unary_ops! {
     /// ```
     pub fn powf(self, p: F) { self.unary(Unary::Powf(p)) }
     Powf(p: F) {
-        value: |x| x.powf_(p),
+        value: |x| x.powf(p),
         grad: |e, x, y, g| {
             if p == F::ZERO {
                 e.zeros_like(x)
@@ -272,6 +272,7 @@ unary_ops! {
     }
 
     /// `max(x, 0)`; derivative 1 for `x > 0`, 0 otherwise (0 at the kink, as in PyTorch).
+    /// NaN propagates: `relu(NaN)` is NaN, as in PyTorch, so a diverged value is not hidden.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -282,8 +283,8 @@ unary_ops! {
     /// ```
     pub fn relu(self) { self.unary(Unary::Relu) }
     Relu {
-        value: |x| if x > F::ZERO { x } else { F::ZERO },
-        grad: |e, x, y, g| e.mul_const(g, from_values(e, x, |v| if v > F::ZERO { F::ONE } else { F::ZERO })),
+        value: |x| if x <= F::ZERO { F::ZERO } else { x },
+        grad: |e, x, y, g| e.mul_const(g, from_values(e, x, |v| if v <= F::ZERO { F::ZERO } else { F::ONE })),
     }
 
     /// Logistic sigmoid `1/(1+e^-x)`, computed without overflow for large `|x|`; derivative
@@ -313,7 +314,7 @@ unary_ops! {
     /// ```
     pub fn softplus(self) { self.unary(Unary::Softplus) }
     Softplus {
-        value: |x| (if x > F::ZERO { x } else { F::ZERO }) + (-x.abs_()).exp_().ln_1p_(),
+        value: |x| (if x > F::ZERO { x } else { F::ZERO }) + (-x.abs()).exp().ln_1p(),
         grad: |e, x, y, g| e.mul(g, &e.apply_unary(Unary::Sigmoid, x)),
     }
 }
@@ -358,8 +359,9 @@ impl<'t, F: Float> Var<'t, F> {
     pub fn elu(self, alpha: F) -> Var<'t, F> {
         let zero = self.tape.scalar(F::ZERO);
         // exp of min(x, 0): the branch not taken must not overflow, or its zero gradient
-        // times an infinite derivative would give NaN.
-        let neg = (self.minimum(zero).exp() - F::ONE) * alpha;
+        // times an infinite derivative would give NaN. (A `where_`, not `minimum`, so that
+        // x = 0 takes the whole derivative alpha, as in PyTorch.)
+        let neg = (Var::where_(self.gt(zero), zero, self).exp() - F::ONE) * alpha;
         Var::where_(self.gt(zero), self, neg)
     }
 
@@ -413,6 +415,26 @@ impl<'t, F: Float> Var<'t, F> {
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
+
+    #[test]
+    fn relu_propagates_nan_and_passes_its_gradient() {
+        let tape = Tape::<f32>::new();
+        let x = tape.var(Tensor::from_vec(vec![f32::NAN, -1.0, 2.0], &[3]));
+        let y = x.relu();
+        let v = y.value();
+        assert!(v.data()[0].is_nan());
+        assert_eq!(&v.data()[1..], &[0.0, 2.0]);
+        // PyTorch's threshold_backward: the gradient is zeroed only where x <= 0.
+        assert_eq!(y.sum().backward()[x].data(), &[1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn elu_takes_the_whole_derivative_at_zero() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::from_vec(vec![0.0, -1.0], &[2]));
+        let g = x.elu(0.7).sum().backward();
+        assert_eq!(g[x].data(), &[0.7, 0.7 * (-1f64).exp()]);
+    }
 
     op_props! {
         neg(x in values(-2.0, 2.0, &[])) for [x] => |v| -v[0];
