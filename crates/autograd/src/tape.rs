@@ -52,6 +52,9 @@ pub(crate) struct Node<F> {
 pub struct Tape<F: Float> {
     pub(crate) nodes: RefCell<Vec<Node<F>>>,
     recording: Cell<bool>,
+    /// Which recording this is: `reset` starts a new one, so gradients of an earlier one
+    /// (whose node ids are reused) are refused.
+    generation: u64,
     /// With NaN tracing on: keep the first report here instead of panicking.
     keep_non_finite: Cell<bool>,
     non_finite: RefCell<Option<NonFiniteOp>>,
@@ -92,6 +95,7 @@ impl<F: Float> Tape<F> {
         Tape {
             nodes: RefCell::new(Vec::with_capacity(64)),
             recording: Cell::new(true),
+            generation: 0,
             keep_non_finite: Cell::new(false),
             non_finite: RefCell::new(None),
         }
@@ -112,6 +116,7 @@ impl<F: Float> Tape<F> {
     pub fn reset(&mut self) {
         self.nodes.get_mut().clear();
         self.non_finite.get_mut().take();
+        self.generation += 1;
     }
 
     /// With NaN tracing on ([`crate::set_debug_nans`] or `BOREL_DEBUG_NANS=1`), keep the
@@ -459,6 +464,7 @@ impl<'t, F: Float> Var<'t, F> {
         GradStore {
             grads,
             tape: self.tape as *const Tape<F> as usize,
+            generation: self.tape.generation,
         }
     }
 }
@@ -475,21 +481,29 @@ impl<'t, F: Float> Var<'t, F> {
 pub struct GradStore<F> {
     grads: Vec<Option<Tensor<F>>>,
     tape: usize,
+    generation: u64,
 }
 
 impl<F: Float> GradStore<F> {
+    /// Whether `v` is of the recording these gradients were computed on: the same tape, not
+    /// reset since (a reset reuses node ids, so an older store would answer for another var).
+    fn owns(&self, v: Var<'_, F>) -> bool {
+        v.tape as *const Tape<F> as usize == self.tape && v.tape.generation == self.generation
+    }
+
     /// The gradient of a var leaf; `None` for intermediate values (their gradients are freed
-    /// during the sweep: ask for them with [`Tape::grad`]).
+    /// during the sweep: ask for them with [`Tape::grad`]) and for vars of another tape or of
+    /// a later recording of this one (after [`Tape::reset`]).
     pub fn get(&self, v: Var<'_, F>) -> Option<&Tensor<F>> {
-        if v.tape as *const Tape<F> as usize != self.tape {
+        if !self.owns(v) {
             return None;
         }
         self.grads.get(v.id as usize).and_then(|g| g.as_ref())
     }
 
-    /// Takes the gradient out of the store.
+    /// Takes the gradient out of the store (`None` as for [`GradStore::get`]).
     pub fn take(&mut self, v: Var<'_, F>) -> Option<Tensor<F>> {
-        if v.tape as *const Tape<F> as usize != self.tape {
+        if !self.owns(v) {
             return None;
         }
         self.grads.get_mut(v.id as usize).and_then(|g| g.take())
@@ -502,6 +516,12 @@ impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
     fn index(&self, v: Var<'_, F>) -> &Tensor<F> {
         if v.tape as *const Tape<F> as usize != self.tape {
             panic!("GradStore: var #{} belongs to another tape", v.id);
+        }
+        if v.tape.generation != self.generation {
+            panic!(
+                "GradStore: var #{} was recorded after Tape::reset; these gradients are of an earlier recording",
+                v.id
+            );
         }
         match self.get(v) {
             Some(g) => g,

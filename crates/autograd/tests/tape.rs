@@ -272,3 +272,22 @@ fn stable_sigmoid_softplus_and_softmax_at_extremes() {
     let g = x.softplus().sum().backward();
     assert!(g[x].all_finite());
 }
+
+#[test]
+fn gradients_of_an_earlier_recording_are_refused_after_reset() {
+    let mut tape = Tape::<f64>::new();
+    let grads = {
+        let a = tape.var(Tensor::scalar(3.0));
+        (a * a).backward()
+    };
+    tape.reset();
+    let b = tape.var(Tensor::scalar(5.0)); // the same node id as `a`
+    assert!(grads.get(b).is_none(), "a stale gradient answered for a new var");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grads[b].item()));
+    let msg = caught
+        .unwrap_err()
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(msg.contains("recorded after Tape::reset"), "{msg}");
+}
