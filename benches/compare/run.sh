@@ -10,7 +10,7 @@ cargo build --release -q
 bin=$CARGO_TARGET_DIR/release
 py=${REFENV:-$HOME/.cache/borel-refenv}/bin/python
 reps=${REPS:-3}
-log=$(mktemp)
+log=${LOG:-$(mktemp)}
 for t in 1 2; do
   tag() { sed "s/^RESULT /RESULT threads=$t /"; }
   export RAYON_NUM_THREADS=$t MATMUL_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t
