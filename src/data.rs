@@ -422,7 +422,7 @@ fn csv_value<F: Float>(field: &str, path: &Path, line: usize, column: usize) -> 
         })?;
     // narrowed first: `1e39` is a finite f64 but an infinite f32
     let v = F::from_f64(v);
-    if v.is_finite_() {
+    if v.is_finite() {
         Ok(v)
     } else {
         Err(CsvError::OutOfRange {

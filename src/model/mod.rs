@@ -60,7 +60,7 @@ fn check_data<F: Float>(x: &Tensor<F>, y: &Tensor<F>) -> Result<(), FitError> {
     }
     for (which, t) in [("x", x), ("y", y)] {
         let w = t.numel() / t.shape()[0];
-        if let Some(i) = t.data().iter().position(|v| !v.is_finite_()) {
+        if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
             return Err(FitError::NonFiniteData {
                 which,
                 row: i / w.max(1),

@@ -77,57 +77,6 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
-
-    // The names of an earlier release, hidden and kept so that code written against it
-    // still compiles.
-    #[doc(hidden)]
-    fn exp_(self) -> Self {
-        Float::exp(self)
-    }
-    #[doc(hidden)]
-    fn ln_(self) -> Self {
-        Float::ln(self)
-    }
-    #[doc(hidden)]
-    fn sqrt_(self) -> Self {
-        Float::sqrt(self)
-    }
-    #[doc(hidden)]
-    fn sin_(self) -> Self {
-        Float::sin(self)
-    }
-    #[doc(hidden)]
-    fn cos_(self) -> Self {
-        Float::cos(self)
-    }
-    #[doc(hidden)]
-    fn tan_(self) -> Self {
-        Float::tan(self)
-    }
-    #[doc(hidden)]
-    fn tanh_(self) -> Self {
-        Float::tanh(self)
-    }
-    #[doc(hidden)]
-    fn abs_(self) -> Self {
-        Float::abs(self)
-    }
-    #[doc(hidden)]
-    fn ln_1p_(self) -> Self {
-        Float::ln_1p(self)
-    }
-    #[doc(hidden)]
-    fn erf_(self) -> Self {
-        Float::erf(self)
-    }
-    #[doc(hidden)]
-    fn powf_(self, p: Self) -> Self {
-        Float::powf(self, p)
-    }
-    #[doc(hidden)]
-    fn is_finite_(self) -> bool {
-        Float::is_finite(self)
-    }
 }
 
 /// What the kernels need of an element type beyond arithmetic; private, which seals [`Float`].

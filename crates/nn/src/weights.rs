@@ -158,7 +158,7 @@ fn values_from<F: Float>(
 }
 
 fn check_finite<F: Float>(t: &Tensor<F>, name: &str, path: &Path) -> Result<(), FileError> {
-    let Some(i) = t.data().iter().position(|v| !v.is_finite_()) else {
+    let Some(i) = t.data().iter().position(|v| !v.is_finite()) else {
         return Ok(());
     };
     let mut element = vec![0; t.rank()];

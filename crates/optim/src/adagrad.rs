@@ -114,7 +114,7 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
                 each1(w, g, s, |w, g, s| {
                     *w -= *w * wd * clr;
                     *s += g * g;
-                    *w -= clr * g / (*s + eps).sqrt_();
+                    *w -= clr * g / (*s + eps).sqrt();
                 });
             });
             return;
@@ -123,7 +123,7 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
             each1(w, g, s, |w, g, s| {
                 let g = g + wd * *w;
                 *s += g * g;
-                *w -= clr * g / (s.sqrt_() + eps);
+                *w -= clr * g / (s.sqrt() + eps);
             });
         });
     }

@@ -134,15 +134,15 @@ impl<F: Float> Adam<F> {
             // Keras computes in the variable's dtype: `1 - beta` rounded once from the Python
             // float, the bias corrections from powers taken in that dtype.
             let (one_b1, one_b2) = (f(1.0 - self.beta1), f(1.0 - self.beta2));
-            let (p1, p2) = (fb1.powf_(f(t)), fb2.powf_(f(t)));
+            let (p1, p2) = (fb1.powf(f(t)), fb2.powf(f(t)));
             let lr = f(self.lr);
-            let alpha = lr * (F::ONE - p2).sqrt_() / (F::ONE - p1);
+            let alpha = lr * (F::ONE - p2).sqrt() / (F::ONE - p1);
             for_each_param(&mut self.state, store, grads, |w, g, bufs| {
                 each3(w, g, bufs, |w, g, m, v, vmax| {
                     *w -= *w * wd * lr;
                     *m += (g - *m) * one_b1;
                     *v += (g * g - *v) * one_b2;
-                    *w -= *m * alpha / (second(v, vmax).sqrt_() + eps);
+                    *w -= *m * alpha / (second(v, vmax).sqrt() + eps);
                 });
             });
             return;
@@ -161,7 +161,7 @@ impl<F: Float> Adam<F> {
                 let g = g + l2 * *w;
                 *m = fb1 * *m + (F::ONE - fb1) * g;
                 *v = fb2 * *v + (F::ONE - fb2) * g * g;
-                *w -= step * *m / (second(v, vmax).sqrt_() / sqrt_bc2 + eps);
+                *w -= step * *m / (second(v, vmax).sqrt() / sqrt_bc2 + eps);
             });
         });
     }

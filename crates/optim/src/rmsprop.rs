@@ -160,11 +160,7 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
                     *w -= *w * kd * lr;
                     let g = g + l2 * *w;
                     *v = rho * *v + (F::ONE - rho) * g * g;
-                    let denom = if eps_inside {
-                        (*v + eps).sqrt_()
-                    } else {
-                        v.sqrt_() + eps
-                    };
+                    let denom = if eps_inside { (*v + eps).sqrt() } else { v.sqrt() + eps };
                     *w -= lr * g / denom;
                 });
             });
@@ -181,9 +177,9 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
                     var -= *avg * *avg;
                 }
                 let denom = if eps_inside {
-                    (var + eps).sqrt_()
+                    (var + eps).sqrt()
                 } else {
-                    var.sqrt_() + eps
+                    var.sqrt() + eps
                 };
                 match (has_momentum, flavor) {
                     (false, _) => *w -= lr * g / denom,
