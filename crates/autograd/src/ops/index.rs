@@ -85,16 +85,19 @@ impl<'t, F: Float> Var<'t, F> {
     pub fn index_select(self, axis: isize, index: &[usize]) -> Var<'t, F> {
         let s = self.shape();
         let axis = norm_axis("index_select", axis, s.len());
-        if let Some(&bad) = index.iter().find(|&&i| i >= s[axis]) {
-            panic!(
-                "index_select: index {bad} is out of range for dim {axis} of shape {:?}",
-                s.as_slice()
-            );
-        }
+        check_indices("index_select", index, &s, axis);
         self.unary(IndexOp::IndexSelect {
             axis,
             index: Arc::from(index),
         })
+    }
+}
+
+/// Panics at the caller's line, naming `op`, when an index is out of range for `axis`.
+#[track_caller]
+fn check_indices(op: &str, index: &[usize], s: &[usize], axis: usize) {
+    if let Some(&bad) = index.iter().find(|&&i| i >= s[axis]) {
+        panic!("{op}: index {bad} is out of range for dim {axis} of shape {s:?}");
     }
 }
 
@@ -163,12 +166,7 @@ impl<'t, F: Float> Var<'t, F> {
             "gather: {} indices do not fill shape {index_shape:?}",
             index.len()
         );
-        if let Some(&bad) = index.iter().find(|&&i| i >= s[axis]) {
-            panic!(
-                "gather: index {bad} is out of range for dim {axis} of shape {:?}",
-                s.as_slice()
-            );
-        }
+        check_indices("gather", index, &s, axis);
         self.unary(IndexOp::Gather {
             axis,
             index: Arc::from(index),
