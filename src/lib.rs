@@ -45,7 +45,7 @@ pub mod prelude {
     pub use crate::data::{DataLoader, GlobalStandardizer};
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
     pub use borel_autograd::{
-        CustomFn, CustomVarFn, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck,
+        CustomFn, CustomVarFn, DenseAct, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck,
         gradgradcheck, hessian, hvp, jacobian, value_and_grad,
     };
     pub use borel_nn::loss::{self, Reduction};

@@ -111,6 +111,7 @@ pub(crate) fn op_name<F: Float>(op: &Op<F>) -> String {
         Op::Where(o) => format!("{o:?}"),
         Op::Reduce(o) => format!("{o:?}"),
         Op::MatMul(o) => format!("{o:?}"),
+        Op::Dense(_) => "dense".to_string(),
         Op::Shape(o) => format!("{o:?}"),
         Op::Index(o) => format!("{o:?}"),
         Op::Custom(Custom::Tensors(o)) => return format!("custom op '{}'", o.name()),

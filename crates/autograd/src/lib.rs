@@ -46,6 +46,7 @@ pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, 
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
 pub use ops::Operand;
 pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};
+pub use ops::dense::DenseAct;
 // For benchmarks and tuning, not for models: the default is chosen by benchmark.
 #[doc(hidden)]
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};

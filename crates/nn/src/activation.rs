@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use borel_autograd::{Float, Var};
+use borel_autograd::{DenseAct, Float, Var};
 
 /// An elementwise activation, named as in Keras.
 ///
@@ -56,6 +56,25 @@ impl Activation {
             Activation::Softplus => x.softplus(),
             Activation::Silu => x.silu(),
             Activation::Softmax => x.softmax(-1),
+        }
+    }
+
+    /// The activation a fused [`Var::dense`] node can apply (those whose derivative is a
+    /// function of their output), or `None`.
+    ///
+    /// ```
+    /// use borel_autograd::DenseAct;
+    /// use borel_nn::Activation;
+    /// assert_eq!(Activation::Tanh.fused(), Some(DenseAct::Tanh));
+    /// assert_eq!(Activation::Gelu.fused(), None);
+    /// ```
+    pub fn fused(self) -> Option<DenseAct> {
+        match self {
+            Activation::Linear => Some(DenseAct::Linear),
+            Activation::Relu => Some(DenseAct::Relu),
+            Activation::Sigmoid => Some(DenseAct::Sigmoid),
+            Activation::Tanh => Some(DenseAct::Tanh),
+            _ => None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The [`Module`] trait and the layers: [`Dense`], [`Dropout`], [`ActivationLayer`].
 
-use borel_autograd::{Float, ParamId, ParamStore, Tape, Tensor, Var};
+use borel_autograd::{DenseAct, Float, ParamId, ParamStore, Tape, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::init::Init;
@@ -199,10 +199,11 @@ impl DenseLayer {
 impl<F: Float> Module<F> for DenseLayer {
     #[track_caller]
     fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
-        let mut y = x.matmul(fw.param(self.kernel));
-        if let Some(b) = self.bias {
-            y = y + fw.param(b);
+        let (w, b) = (fw.param(self.kernel), self.bias.map(|b| fw.param(b)));
+        if let Some(act) = self.activation.fused() {
+            return x.dense(w, b, act);
         }
+        let y = x.dense(w, b, DenseAct::Linear);
         self.activation.apply(y)
     }
     fn params(&self) -> Vec<ParamId> {

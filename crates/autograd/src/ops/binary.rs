@@ -125,6 +125,25 @@ binary_ops! {
         da: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x > y)),
         db: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x < y)),
     }
+    /// `a * step(b)`: relu's backward, the gradient `a` where the input `b` is positive
+    /// (PyTorch's `threshold_backward`); `b` may be relu's input or its output.
+    ReluBackward("relu_backward") {
+        value: |a, b| a * if b <= F::ZERO { F::ZERO } else { F::ONE },
+        da: |e, a, b, y, g| e.apply_binary(Binary::ReluBackward, g, b),
+        db: |e, a, b, y, g| e.zeros_like(g),
+    }
+    /// `a * b (1 - b)`: sigmoid's backward, `a` the output's gradient and `b` the output.
+    SigmoidBackward("sigmoid_backward") {
+        value: |a, b| a * (b * (F::ONE - b)),
+        da: |e, a, b, y, g| e.apply_binary(Binary::SigmoidBackward, g, b),
+        db: |e, a, b, y, g| e.mul(g, &e.mul(a, &e.affine(b, -F::from_f64(2.0), F::ONE))),
+    }
+    /// `a (1 - b^2)`: tanh's backward, `a` the output's gradient and `b` the output.
+    TanhBackward("tanh_backward") {
+        value: |a, b| a * (F::ONE - b * b),
+        da: |e, a, b, y, g| e.apply_binary(Binary::TanhBackward, g, b),
+        db: |e, a, b, y, g| e.mul(g, &e.mul(a, &e.affine(b, -F::from_f64(2.0), F::ZERO))),
+    }
 }
 
 /// The share of the gradient an operand of `maximum`/`minimum` gets: 0 where `loses`, 1/2 on
@@ -282,7 +301,17 @@ impl<'t, F: Float> Neg for Var<'t, F> {
 
 #[cfg(test)]
 mod tests {
+    use super::Binary;
     use crate::ops::testing::*;
+
+    /// Two tensors of one shape (rank 0 to 3), the second at least 0.05 from each of `avoid`.
+    fn same_shape(
+        a: (f64, f64),
+        b: (f64, f64),
+        avoid: &'static [f64],
+    ) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+        shape(0, 3).prop_flat_map(move |s| (values_of(s.clone(), a.0, a.1), values_in(s, b.0, b.1, avoid, 0.05)))
+    }
 
     /// Values and gradients of `a.pow(b)` at base 0, against PyTorch's `pow_backward_self` and
     /// `pow_backward_exponent`: `da` is 0 where `b = 0`, `db` is 0 where `a = 0` and `b >= 0`;
@@ -334,5 +363,11 @@ mod tests {
         maximum((a, b) in separated_pair()) for [a, b] => |v| v[0].maximum(v[1]).square();
         minimum((a, b) in separated_pair()) for [a, b] => |v| v[0].minimum(v[1]).square();
         maximum_scalar(x in values(-2.0, 2.0, &[0.5])) for [x] => |v| v[0].maximum(0.5).square() + v[0].minimum(0.5);
+        relu_backward((a, b) in same_shape((-2.0, 2.0), (-2.0, 2.0), &[0.0])) for [a, b] =>
+            |v| v[0].bin(Binary::ReluBackward, v[1]).sin();
+        sigmoid_backward((a, b) in same_shape((-2.0, 2.0), (-2.0, 2.0), &[])) for [a, b] =>
+            |v| v[0].bin(Binary::SigmoidBackward, v[1]);
+        tanh_backward((a, b) in same_shape((-2.0, 2.0), (-2.0, 2.0), &[])) for [a, b] =>
+            |v| v[0].bin(Binary::TanhBackward, v[1]);
     }
 }

@@ -9,6 +9,7 @@
 //! | `where_.rs` | `where_` and the comparisons that make its masks |
 //! | `reduce.rs` | sum, max, min and the composites mean, logsumexp, softmax |
 //! | `matmul.rs` | matrix products, `dot` |
+//! | `dense.rs` | the fused dense layer `act(x w + b)` |
 //! | `shape_ops.rs` | reshape, permute, broadcast, slice, pad, concat and friends |
 //! | `index.rs` | integer indexing: index_select, gather, select and their adjoints |
 //! | `custom.rs` | user-defined ops |
@@ -20,6 +21,7 @@
 
 pub(crate) mod binary;
 pub(crate) mod custom;
+pub(crate) mod dense;
 pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
@@ -40,6 +42,7 @@ use crate::tensor::Tensor;
 
 pub(crate) use binary::Binary;
 pub(crate) use custom::Custom;
+pub(crate) use dense::Dense;
 pub(crate) use index::IndexOp;
 pub(crate) use matmul::MatMul;
 pub(crate) use reduce::Reduce;
@@ -103,6 +106,8 @@ pub(crate) enum Op<F> {
     Where(Where),
     Reduce(Reduce),
     MatMul(MatMul),
+    /// Inputs: x, w and optionally b.
+    Dense(Dense),
     Shape(ShapeOp),
     Index(IndexOp),
     Custom(Custom<F>),
@@ -125,6 +130,7 @@ from_family!(
     Where(Where),
     Reduce(Reduce),
     MatMul(MatMul),
+    Dense(Dense),
     Shape(ShapeOp),
     Index(IndexOp),
     Custom(Custom<F>)
@@ -142,6 +148,7 @@ impl<F: Float> Op<F> {
             Op::Where(op) => op.forward(x),
             Op::Reduce(op) => op.forward(x),
             Op::MatMul(op) => op.forward(x),
+            Op::Dense(op) => op.forward(x),
             Op::Shape(op) => op.forward(x),
             Op::Index(op) => op.forward(x),
             Op::Custom(op) => op.forward(x),
@@ -158,6 +165,7 @@ impl<F: Float> Op<F> {
             Op::Where(op) => op.backward(e, x, y, g, needs),
             Op::Reduce(op) => op.backward(e, x, y, g, needs),
             Op::MatMul(op) => op.backward(e, x, y, g, needs),
+            Op::Dense(op) => op.backward(e, x, y, g, needs),
             Op::Shape(op) => op.backward(e, x, y, g, needs),
             Op::Index(op) => op.backward(e, x, y, g, needs),
             Op::Custom(op) => op.backward(e, x, y, g, needs),

@@ -9,7 +9,7 @@
 //! their kinks (`x = 0`, `x = lo`, `x = hi`); gradient tests keep inputs away from them.
 
 use crate::float::Float;
-use crate::ops::{EngineExt, Family, Grads};
+use crate::ops::{Binary, EngineExt, Family, Grads};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
@@ -60,15 +60,19 @@ macro_rules! unary_ops {
     };
 }
 
+/// The logistic function, stable on both sides (`e^-|x|` never overflows) and without a
+/// branch on the sign, so that a loop over it compiles to selects.
 #[inline(always)]
-fn sigmoid<F: Float>(x: F) -> F {
-    // Stable on both sides: exp of a non-positive number never overflows.
-    if x >= F::ZERO {
-        F::ONE / (F::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (F::ONE + e)
-    }
+pub(crate) fn sigmoid<F: Float>(x: F) -> F {
+    let e = F::exp_inline(-x.abs());
+    let num = if x >= F::ZERO { F::ONE } else { e };
+    num / (F::ONE + e)
+}
+
+/// `max(x, 0)`, NaN kept.
+#[inline(always)]
+pub(crate) fn relu<F: Float>(x: F) -> F {
+    if x <= F::ZERO { F::ZERO } else { x }
 }
 
 /// A constant tensor of `x`'s shape: `f` of each value (a mask, a sign).
@@ -189,7 +193,7 @@ unary_ops! {
     pub fn tanh(self) { self.unary(Unary::Tanh) }
     Tanh {
         value: |x| x.tanh(),
-        grad: |e, x, y, g| e.mul(g, &e.affine(&e.mul(y, y), -F::ONE, F::ONE)),
+        grad: |e, x, y, g| e.apply_binary(Binary::TanhBackward, g, y),
     }
 
     /// The error function (`libm`); derivative `2/sqrt(pi) e^(-x^2)`.
@@ -283,8 +287,8 @@ unary_ops! {
     /// ```
     pub fn relu(self) { self.unary(Unary::Relu) }
     Relu {
-        value: |x| if x <= F::ZERO { F::ZERO } else { x },
-        grad: |e, x, y, g| e.mul_const(g, from_values(e, x, |v| if v <= F::ZERO { F::ZERO } else { F::ONE })),
+        value: |x| relu(x),
+        grad: |e, x, y, g| e.apply_binary(Binary::ReluBackward, g, x),
     }
 
     /// Logistic sigmoid `1/(1+e^-x)`, computed without overflow for large `|x|`; derivative
@@ -300,7 +304,7 @@ unary_ops! {
     pub fn sigmoid(self) { self.unary(Unary::Sigmoid) }
     Sigmoid {
         value: |x| sigmoid(x),
-        grad: |e, x, y, g| e.mul(g, &e.mul(y, &e.affine(y, -F::ONE, F::ONE))),
+        grad: |e, x, y, g| e.apply_binary(Binary::SigmoidBackward, g, y),
     }
 
     /// `log(1 + e^x)`, computed stably as `max(x,0) + log1p(e^-|x|)`; derivative `sigmoid x`.
