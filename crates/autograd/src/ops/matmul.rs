@@ -1,4 +1,4 @@
-//! Matrix products through `matrixmultiply`'s GEMM, for 2-D and batched operands (batch
+//! Matrix products through the `gemm` crate's GEMM, for 2-D and batched operands (batch
 //! dimensions broadcast). Either operand may be read transposed through its strides, so the
 //! backward products `G B^T` and `A^T G` never materialize a transpose.
 
