@@ -1,5 +1,6 @@
 //! The tape: define-by-run recording, reverse sweeps, higher-order gradients.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
@@ -51,6 +52,9 @@ pub(crate) struct Node<F> {
 /// ```
 pub struct Tape<F: Float> {
     pub(crate) nodes: RefCell<Vec<Node<F>>>,
+    /// The ids of the leaves made with [`Tape::var`], in order: what `backward` returns
+    /// gradients for, found without a walk over every node.
+    vars: RefCell<Vec<u32>>,
     recording: Cell<bool>,
     /// Which recording this is: `reset` starts a new one, so gradients of an earlier one
     /// (whose node ids are reused) are refused.
@@ -64,6 +68,45 @@ impl<F: Float> Default for Tape<F> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+impl<F: Float> Drop for Tape<F> {
+    fn drop(&mut self) {
+        give_spare(std::mem::take(self.nodes.get_mut()));
+    }
+}
+
+thread_local! {
+    /// Node and gradient vectors of dropped tapes and finished sweeps, kept (emptied) for the
+    /// next ones on this thread: a training loop that makes a tape per step then grows none.
+    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Vectors up to this many bytes are kept for reuse.
+const SPARE_BYTES: usize = 4 << 20;
+
+/// An empty vector, with the capacity of a spare one when this thread has one.
+fn take_spare<T: 'static>() -> Vec<T> {
+    let spare = SPARE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.iter().position(|b| b.is::<Vec<T>>())?;
+        s.swap_remove(i).downcast::<Vec<T>>().ok()
+    });
+    spare.ok().flatten().map(|v| *v).unwrap_or_default()
+}
+
+/// Empties `v` and keeps it for [`take_spare`] (a few per thread, none beyond [`SPARE_BYTES`]).
+fn give_spare<T: 'static>(mut v: Vec<T>) {
+    v.clear();
+    if v.capacity() < 64 || v.capacity().saturating_mul(std::mem::size_of::<T>()) > SPARE_BYTES {
+        return;
+    }
+    let _ = SPARE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 8 {
+            s.push(Box::new(v));
+        }
+    });
 }
 
 impl<F: Float> fmt::Debug for Tape<F> {
@@ -92,8 +135,11 @@ impl<F: Float> fmt::Debug for Var<'_, F> {
 impl<F: Float> Tape<F> {
     /// An empty tape.
     pub fn new() -> Self {
+        let mut nodes = take_spare();
+        nodes.reserve(64);
         Tape {
-            nodes: RefCell::new(Vec::with_capacity(64)),
+            nodes: RefCell::new(nodes),
+            vars: RefCell::new(Vec::new()),
             recording: Cell::new(true),
             generation: 0,
             keep_non_finite: Cell::new(false),
@@ -115,6 +161,7 @@ impl<F: Float> Tape<F> {
     /// `Var` of the old contents can outlive it.
     pub fn reset(&mut self) {
         self.nodes.get_mut().clear();
+        self.vars.get_mut().clear();
         self.non_finite.get_mut().take();
         self.generation += 1;
     }
@@ -145,7 +192,9 @@ impl<F: Float> Tape<F> {
 
     /// A leaf that gradients are computed for (a parameter or an input to differentiate).
     pub fn var(&self, value: Tensor<F>) -> Var<'_, F> {
-        self.leaf(value, true)
+        let v = self.leaf(value, true);
+        self.vars.borrow_mut().push(v.id);
+        v
     }
 
     /// A leaf that needs no gradient (data, targets, masks).
@@ -344,19 +393,22 @@ impl<F: Float> Tape<F> {
             let seed = rec.constant(seed);
             let grads = sweep(&rec, self, output.id, seed, &keep);
             wrt.iter()
-                .map(|w| match grads[w.id as usize] {
+                .map(|w| match grads.get(w.id as usize).copied().flatten() {
                     Some(id) => Var { tape: self, id },
                     None => self.constant(Tensor::zeros(w.value().shape())),
                 })
                 .collect()
         } else {
             let mut grads = sweep(&Eager, self, output.id, seed, &keep);
-            wrt.iter()
-                .map(|w| match grads[w.id as usize].take() {
+            let out = wrt
+                .iter()
+                .map(|w| match grads.get_mut(w.id as usize).and_then(Option::take) {
                     Some(t) => self.constant(t),
                     None => self.constant(Tensor::zeros(w.value().shape())),
                 })
-                .collect()
+                .collect();
+            give_spare(grads);
+            out
         }
     }
 }
@@ -450,18 +502,20 @@ impl<'t, F: Float> Var<'t, F> {
     #[track_caller]
     pub fn backward_with(self, seed: Tensor<F>) -> GradStore<F> {
         check_seed("backward", &self, &seed);
-        let mut grads = sweep(&Eager, self.tape, self.id, seed, &[]);
-        let nodes = self.tape.nodes.borrow();
-        grads.resize(nodes.len(), None);
-        for (slot, node) in grads.iter_mut().zip(nodes.iter()) {
-            let is_var = node.requires_grad && node.inputs.is_empty();
-            if !is_var {
-                *slot = None;
-            } else if slot.is_none() {
-                *slot = Some(Tensor::zeros(node.value.shape()));
-            }
-        }
+        let mut swept = sweep(&Eager, self.tape, self.id, seed, &[]);
+        let ids = self.tape.vars.borrow().clone();
+        let grads = {
+            let nodes = self.tape.nodes.borrow();
+            ids.iter()
+                .map(|&id| {
+                    let g = swept.get_mut(id as usize).and_then(Option::take);
+                    Some(g.unwrap_or_else(|| Tensor::zeros(nodes[id as usize].value.shape())))
+                })
+                .collect()
+        };
+        give_spare(swept);
         GradStore {
+            ids,
             grads,
             tape: self.tape as *const Tape<F> as usize,
             generation: self.tape.generation,
@@ -479,6 +533,8 @@ impl<'t, F: Float> Var<'t, F> {
 /// assert_eq!(grads[w].data(), &[2.0, 4.0]);
 /// ```
 pub struct GradStore<F> {
+    /// The var leaves' ids, ascending, and their gradients (`None` once taken).
+    ids: Vec<u32>,
     grads: Vec<Option<Tensor<F>>>,
     tape: usize,
     generation: u64,
@@ -498,7 +554,8 @@ impl<F: Float> GradStore<F> {
         if !self.owns(v) {
             return None;
         }
-        self.grads.get(v.id as usize).and_then(|g| g.as_ref())
+        let i = self.ids.binary_search(&v.id).ok()?;
+        self.grads[i].as_ref()
     }
 
     /// Takes the gradient out of the store (`None` as for [`GradStore::get`]).
@@ -506,7 +563,8 @@ impl<F: Float> GradStore<F> {
         if !self.owns(v) {
             return None;
         }
-        self.grads.get_mut(v.id as usize).and_then(|g| g.take())
+        let i = self.ids.binary_search(&v.id).ok()?;
+        self.grads[i].take()
     }
 }
 
@@ -536,7 +594,7 @@ impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
 /// How backward rules compute: on plain tensors (first order), or by recording onto the tape
 /// (`create_graph`), so that one rule, written once with differentiable ops, serves both.
 pub(crate) trait Engine<F: Float> {
-    type V: Clone;
+    type V: Clone + 'static;
     fn apply(&self, op: Op<F>, ins: &[&Self::V]) -> Self::V;
     fn constant(&self, t: Tensor<F>) -> Self::V;
     /// The value behind `v` (for masks and other derivatives computed from values).
@@ -669,7 +727,8 @@ impl<F: Float> Engine<F> for Record<'_, F> {
 /// `keep` are left in the returned vector; the others are freed as soon as they are used.
 fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, keep: &[u32]) -> Vec<Option<E::V>> {
     let n = root as usize + 1;
-    let mut grads: Vec<Option<E::V>> = vec![None; n];
+    let mut grads: Vec<Option<E::V>> = take_spare();
+    grads.resize(n, None);
     if !tape.nodes.borrow()[root as usize].requires_grad {
         return grads;
     }

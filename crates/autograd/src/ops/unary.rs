@@ -94,7 +94,7 @@ unary_ops! {
     pub fn affine(self, scale: F, shift: F) { self.unary(Unary::Affine(scale, shift)) }
     Affine(s: F, t: F) {
         value: |x| x * s + t,
-        grad: |e, x, y, g| e.affine(g, s, F::ZERO),
+        grad: |e, x, y, g| if s == F::ONE { g.clone() } else { e.affine(g, s, F::ZERO) },
     }
 
     /// `e^x`; derivative `e^x`.
