@@ -222,7 +222,7 @@ impl_float!(f64, "f64", libm::erf, gemm_blas::<f64>, f64::exp);
 /// `c` must not overlap `a` or `b` nor map two elements to one address.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn gemm_blas<T: 'static + Copy>(
+unsafe fn gemm_blas<T: 'static + Copy + PartialEq + Default>(
     m: usize,
     k: usize,
     n: usize,
@@ -237,9 +237,7 @@ unsafe fn gemm_blas<T: 'static + Copy>(
     c: *mut T,
     rsc: isize,
     csc: isize,
-) where
-    T: PartialEq + Default,
-{
+) {
     #[cfg(feature = "parallel")]
     let par = if m.saturating_mul(k).saturating_mul(n) >= 1 << 21 && m.min(n) >= 32 {
         gemm::Parallelism::Rayon(0)
@@ -263,13 +261,7 @@ unsafe fn gemm_blas<T: 'static + Copy>(
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
     // Beyond these the result is 0 or infinite; the clamp keeps `n` inside `-151..=128`.
-    let x = if x < -105.0 {
-        -105.0
-    } else if x > 89.0 {
-        89.0
-    } else {
-        x
-    };
+    let x = x.clamp(-105.0, 89.0);
     // n = round(x / ln2), read from the low bits of a float whose ulp is 1.
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let t = x * std::f32::consts::LOG2_E + MAGIC;
@@ -278,7 +270,7 @@ fn exp_f32(x: f32) -> f32 {
     let r = (x - nf * 0.693_359_4) - nf * -2.121_944_4e-4;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let p = p * (r * r) + r + 1.0;
     let n1 = n >> 1;
     let scale = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
