@@ -23,8 +23,65 @@ use crate::shape::{Shape, numel_for};
 /// ```
 #[derive(Clone)]
 pub struct Tensor<F> {
-    data: Arc<[F]>,
+    data: Storage<F>,
     shape: Shape,
+}
+
+/// A tensor's elements: one element inline, so that scalars (losses, chains of scalar ops)
+/// cost no allocation, or any number shared behind an [`Arc`]. Both read as one slice.
+#[derive(Clone)]
+pub(crate) enum Storage<F> {
+    One(F),
+    Shared(Arc<[F]>),
+}
+
+impl<F> std::ops::Deref for Storage<F> {
+    type Target = [F];
+    #[inline(always)]
+    fn deref(&self) -> &[F] {
+        match self {
+            Storage::One(v) => std::slice::from_ref(v),
+            Storage::Shared(a) => a,
+        }
+    }
+}
+
+impl<F: Copy> Storage<F> {
+    /// The elements, copied out of shared storage first when another tensor holds it.
+    fn make_mut(&mut self) -> &mut [F] {
+        match self {
+            Storage::One(v) => std::slice::from_mut(v),
+            Storage::Shared(a) => {
+                if Arc::get_mut(a).is_none() {
+                    *a = a.iter().copied().collect();
+                }
+                Arc::get_mut(a).expect("storage was just made unique")
+            }
+        }
+    }
+}
+
+impl<F> FromIterator<F> for Storage<F> {
+    /// Inline when the iterator says it yields exactly one element.
+    #[inline]
+    fn from_iter<I: IntoIterator<Item = F>>(it: I) -> Self {
+        let mut it = it.into_iter();
+        if it.size_hint() == (1, Some(1))
+            && let Some(v) = it.next()
+        {
+            return Storage::One(v);
+        }
+        Storage::Shared(it.collect())
+    }
+}
+
+impl<F: Copy> From<Vec<F>> for Storage<F> {
+    fn from(v: Vec<F>) -> Self {
+        match v[..] {
+            [one] => Storage::One(one),
+            _ => Storage::Shared(v.into()),
+        }
+    }
 }
 
 impl<F: Float> Tensor<F> {
@@ -43,7 +100,8 @@ impl<F: Float> Tensor<F> {
     /// release builds too: kernels index storage by the shape (the GEMM without bounds
     /// checks), so a tensor whose storage is shorter than its shape must never exist.
     #[track_caller]
-    pub(crate) fn from_parts(data: Arc<[F]>, shape: Shape) -> Self {
+    #[inline]
+    pub(crate) fn from_parts(data: Storage<F>, shape: Shape) -> Self {
         assert!(
             crate::shape::checked_numel(&shape) == Some(data.len()),
             "tensor: {} values for shape {:?}",
@@ -61,7 +119,7 @@ impl<F: Float> Tensor<F> {
 
     /// A rank-0 tensor holding one value.
     pub fn scalar(v: F) -> Self {
-        Self::from_parts(Arc::from([v]), Shape::new())
+        Self::from_parts(Storage::One(v), Shape::new())
     }
 
     /// A tensor with every element equal to `v`.
@@ -144,10 +202,7 @@ impl<F: Float> Tensor<F> {
 
     /// Mutable access to the elements; copies the storage first if it is shared.
     pub fn data_mut(&mut self) -> &mut [F] {
-        if Arc::get_mut(&mut self.data).is_none() {
-            self.data = self.data.iter().copied().collect();
-        }
-        Arc::get_mut(&mut self.data).expect("storage was just made unique")
+        self.data.make_mut()
     }
 
     /// The elements as a `Vec`.
@@ -275,7 +330,7 @@ impl<F: Float> Tensor<F> {
 
 impl<F: Float> PartialEq for Tensor<F> {
     fn eq(&self, other: &Self) -> bool {
-        self.shape == other.shape && self.data == other.data
+        self.shape == other.shape && *self.data == *other.data
     }
 }
 

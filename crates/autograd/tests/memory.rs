@@ -1,5 +1,6 @@
 //! Training memory is flat: 10,000 forward+backward+update steps of a small MLP written with
-//! raw ops leave live heap memory exactly where it was after warm-up.
+//! raw ops leave live heap memory exactly where it was after warm-up. And recording scalar ops
+//! allocates nothing: scalars are stored inline and tapes reuse their vectors.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -17,6 +18,9 @@ static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 thread_local! {
     static TRAINING: Cell<bool> = const { Cell::new(false) };
+    /// Allocation calls made on this thread while `COUNTING` is set.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static CALLS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count(delta: isize) {
@@ -26,8 +30,15 @@ fn count(delta: isize) {
     }
 }
 
+fn count_call() {
+    if COUNTING.with(Cell::get) {
+        CALLS.with(|c| c.set(c.get() + 1));
+    }
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_call();
         count(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
@@ -36,6 +47,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_call();
         count(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -105,4 +117,42 @@ fn ten_thousand_steps_do_not_grow_live_memory() {
         last_loss < first_loss * 0.5,
         "the MLP trained: {first_loss} -> {last_loss}"
     );
+}
+
+/// Allocation calls of one step that records `n` scalar ops (`x * 1.0001`, `x + 0.0001`,
+/// `sin x`) on a new tape and differentiates them.
+fn scalar_chain_allocations(n: usize) -> usize {
+    let tape = Tape::<f32>::new();
+    let x0 = tape.var(Tensor::scalar(0.5));
+    CALLS.with(|c| c.set(0));
+    COUNTING.with(|c| c.set(true));
+    let mut x = x0;
+    for i in 0..n {
+        x = match i % 3 {
+            0 => x * 1.0001,
+            1 => x + 0.0001,
+            _ => x.sin(),
+        };
+    }
+    let grads = x.backward();
+    assert!(grads[x0].item().is_finite());
+    drop(grads);
+    drop(tape);
+    COUNTING.with(|c| c.set(false));
+    CALLS.with(Cell::get)
+}
+
+#[test]
+fn scalar_ops_allocate_nothing_per_op() {
+    // Warm-up: the first tapes grow the vectors that later ones reuse.
+    for _ in 0..3 {
+        scalar_chain_allocations(3_000);
+    }
+    let (short, long) = (scalar_chain_allocations(1_500), scalar_chain_allocations(3_000));
+    // What is left is per step (the var list, the gradient store), not per op.
+    assert_eq!(
+        short, long,
+        "allocations grow with the number of ops: {short} vs {long}"
+    );
+    assert!(long <= 8, "{long} allocations for one step of scalar ops");
 }

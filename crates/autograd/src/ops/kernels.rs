@@ -28,7 +28,7 @@ use smallvec::SmallVec;
 
 use crate::float::Float;
 use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
-use crate::tensor::Tensor;
+use crate::tensor::{Storage, Tensor};
 
 /// Elementwise work below this many elements stays on the calling thread (the default of
 /// [`set_parallel_threshold`]).
@@ -48,12 +48,17 @@ fn serial(n: usize) -> bool {
 }
 const CHUNK: usize = 1 << 13;
 
-/// A buffer that kernels write once and then freeze into a tensor's shared storage, with no
-/// copy from a `Vec` into the `Arc` and no zero-fill of memory that is about to be written.
+/// A buffer that kernels write once and then freeze into a tensor's storage, with no copy from
+/// a `Vec` into the `Arc`, no zero-fill of memory that is about to be written, and no
+/// allocation at all for a single element (kept inline, as scalar tensors are).
 pub(crate) struct Buf<F> {
-    arc: Arc<[MaybeUninit<F>]>,
+    /// The shared allocation; `None` for a one-element buffer, whose element is `one`.
+    arc: Option<Arc<[MaybeUninit<F>]>>,
+    one: MaybeUninit<F>,
+    /// Start of `arc`'s elements (null when inline: `one` moves with the buffer).
     ptr: *mut F,
     len: usize,
+    cap: usize,
 }
 
 impl<F: Float> Buf<F> {
@@ -62,6 +67,15 @@ impl<F: Float> Buf<F> {
     #[inline]
     #[track_caller]
     pub(crate) fn with_capacity(n: usize) -> Self {
+        if n == 1 {
+            return Buf {
+                arc: None,
+                one: MaybeUninit::uninit(),
+                ptr: std::ptr::null_mut(),
+                len: 0,
+                cap: 1,
+            };
+        }
         let bytes = n
             .checked_mul(std::mem::size_of::<F>())
             .filter(|&b| b <= isize::MAX as usize);
@@ -73,7 +87,13 @@ impl<F: Float> Buf<F> {
             .expect("a new Arc is unique")
             .as_mut_ptr()
             .cast::<F>();
-        Buf { arc, ptr, len: 0 }
+        Buf {
+            arc: Some(arc),
+            one: MaybeUninit::uninit(),
+            ptr,
+            len: 0,
+            cap: n,
+        }
     }
 
     /// `n` copies of `v`.
@@ -85,11 +105,22 @@ impl<F: Float> Buf<F> {
         b
     }
 
+    /// Where the elements start: in the allocation, or inline.
+    #[inline(always)]
+    fn base(&mut self) -> *mut F {
+        if self.ptr.is_null() {
+            self.one.as_mut_ptr()
+        } else {
+            self.ptr
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn push(&mut self, v: F) {
-        assert!(self.len < self.arc.len(), "Buf overflow");
-        // SAFETY: in bounds (checked), and `ptr` points into the unique allocation of `arc`.
-        unsafe { self.ptr.add(self.len).write(v) };
+        assert!(self.len < self.cap, "Buf overflow");
+        // SAFETY: in bounds (checked), and `base` points at `cap` elements owned by this
+        // buffer alone (the unique, unfrozen allocation, or `one`).
+        unsafe { self.base().add(self.len).write(v) };
         self.len += 1;
     }
 
@@ -102,56 +133,71 @@ impl<F: Float> Buf<F> {
 
     #[inline]
     pub(crate) fn extend_from_slice(&mut self, s: &[F]) {
-        assert!(self.len + s.len() <= self.arc.len(), "Buf overflow");
-        // SAFETY: in bounds (checked); `s` cannot alias the unique, unfrozen allocation.
-        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), self.ptr.add(self.len), s.len()) };
+        assert!(self.len + s.len() <= self.cap, "Buf overflow");
+        // SAFETY: in bounds (checked); `s` cannot alias memory owned by this buffer alone.
+        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), self.base().add(self.len), s.len()) };
         self.len += s.len();
     }
 
-    /// Pointer to the first element, for kernels (GEMM) that write every element.
+    /// Pointer to the first element, for kernels (GEMM) that write every element; valid
+    /// until the buffer moves.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut F {
-        self.ptr
+        self.base()
     }
 
     /// # Safety
     /// The first `len` elements must have been written.
     pub(crate) unsafe fn set_len(&mut self, len: usize) {
-        debug_assert!(len <= self.arc.len());
+        debug_assert!(len <= self.cap);
         self.len = len;
     }
 
-    /// The written elements, as shared tensor storage.
+    /// The written elements, as tensor storage.
     #[inline]
-    pub(crate) fn freeze(self) -> Arc<[F]> {
+    pub(crate) fn freeze(self) -> Storage<F> {
         assert!(
-            self.len == self.arc.len(),
+            self.len == self.cap,
             "Buf frozen with {} of {} elements written",
             self.len,
-            self.arc.len()
+            self.cap
         );
-        // SAFETY: every element was written (checked above).
-        unsafe { self.arc.assume_init() }
+        match self.arc {
+            // SAFETY: every element was written (checked above).
+            Some(arc) => Storage::Shared(unsafe { arc.assume_init() }),
+            // SAFETY: as above: the one element was written.
+            None => Storage::One(unsafe { self.one.assume_init() }),
+        }
     }
 }
 
 impl<F> std::ops::Deref for Buf<F> {
     type Target = [F];
     fn deref(&self) -> &[F] {
+        let base = if self.ptr.is_null() {
+            self.one.as_ptr()
+        } else {
+            self.ptr.cast_const()
+        };
         // SAFETY: the first `len` elements are written.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        unsafe { std::slice::from_raw_parts(base, self.len) }
     }
 }
 
 impl<F> std::ops::DerefMut for Buf<F> {
     fn deref_mut(&mut self) -> &mut [F] {
-        // SAFETY: the first `len` elements are written, and the allocation is unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        let base = if self.ptr.is_null() {
+            self.one.as_mut_ptr()
+        } else {
+            self.ptr
+        };
+        // SAFETY: the first `len` elements are written, and owned by this buffer alone.
+        unsafe { std::slice::from_raw_parts_mut(base, self.len) }
     }
 }
 
 /// `f` applied to every element.
 #[inline]
-pub(crate) fn map<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Arc<[F]> {
+pub(crate) fn map<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Storage<F> {
     if serial(x.len()) {
         x.iter().map(|&v| f(v)).collect()
     } else {
@@ -166,7 +212,7 @@ pub(crate) fn map<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Arc<[F
 }
 
 #[inline]
-fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> Arc<[F]> {
+fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> Storage<F> {
     if serial(a.len()) {
         a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
     } else {
