@@ -58,8 +58,8 @@ impl DenseAct {
     }
 }
 
-/// `act(x · w + b)` for `x` of shape `[.., k]`, `w` of shape `[k, n]` and, when `bias`, `b` of
-/// shape `[n]` (the third input).
+/// `act(x · w + b)` for `x` of shape `[.., k]`, `w` of shape `[k, n]` and, when the node has a
+/// third input, `b` of shape `[n]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Dense {
     pub(crate) act: DenseAct,
