@@ -81,38 +81,16 @@ pub trait Float:
 
 /// What the kernels need of an element type beyond arithmetic; private, which seals [`Float`].
 pub(crate) mod sealed {
-    /// General matrix products with arbitrary strides.
+    /// Element functions whose implementation differs by type.
     pub trait Kernels: Sized {
         /// `e^x` computed inline, without a library call, so that loops over it vectorize
         /// (the sigmoid's): within 2 ulp of `exp` for `f32`, `exp` itself for `f64`.
         fn exp_inline(x: Self) -> Self;
-
-        /// `C = alpha * A B + beta * C`.
-        ///
-        /// # Safety
-        /// The pointers and strides must describe valid `m x k`, `k x n` and `m x n` matrices.
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn gemm(
-            m: usize,
-            k: usize,
-            n: usize,
-            alpha: Self,
-            a: *const Self,
-            rsa: isize,
-            csa: isize,
-            b: *const Self,
-            rsb: isize,
-            csb: isize,
-            beta: Self,
-            c: *mut Self,
-            rsc: isize,
-            csc: isize,
-        );
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $erf:path, $gemm:path, $exp_inline:path) => {
+    ($t:ty, $name:literal, $erf:path, $exp_inline:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -184,33 +162,12 @@ macro_rules! impl_float {
             fn exp_inline(x: Self) -> Self {
                 $exp_inline(x)
             }
-
-            #[inline]
-            unsafe fn gemm(
-                m: usize,
-                k: usize,
-                n: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                // SAFETY: forwarded from the caller's contract.
-                unsafe { $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-            }
         }
     };
 }
 
-impl_float!(f32, "f32", libm::erff, gemm_blas::<f32>, exp_f32);
-impl_float!(f64, "f64", libm::erf, gemm_blas::<f64>, f64::exp);
+impl_float!(f32, "f32", libm::erff, exp_f32);
+impl_float!(f64, "f64", libm::erf, f64::exp);
 
 /// `C = alpha A B + beta C` (BLAS's order of arguments) through the `gemm` crate, which
 /// writes `dst = alpha dst + beta lhs rhs` and takes column strides before row strides. Large
@@ -222,7 +179,7 @@ impl_float!(f64, "f64", libm::erf, gemm_blas::<f64>, f64::exp);
 /// `c` must not overlap `a` or `b` nor map two elements to one address.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn gemm_blas<T: 'static + Copy + PartialEq + Default>(
+pub(crate) unsafe fn gemm_blas<T: 'static + Copy + PartialEq + Default>(
     m: usize,
     k: usize,
     n: usize,

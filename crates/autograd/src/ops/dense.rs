@@ -7,7 +7,7 @@
 //! activation's `*_backward` op), so it serves every order of derivative like any other.
 
 use crate::float::Float;
-use crate::ops::kernels::Buf;
+use crate::ops::kernels::{Buf, Strided, gemm_into};
 use crate::ops::{Binary, EngineExt, Family, Grads, MatMul, Reduce};
 use crate::shape::{Shape, numel_for};
 use crate::tape::{Engine, Var};
@@ -84,34 +84,18 @@ impl<F: Float> Family<F> for Dense {
             }
             None => Buf::full(total, F::ZERO),
         };
-        if rows > 0 && k > 0 && n > 0 {
-            let (dx, dw) = (x[0].data(), x[1].data());
-            assert!(
-                dx.len() == rows * k && dw.len() == k * n && out.len() == rows * n,
-                "dense: storage does not cover shapes {xs:?} and {ws:?}"
-            );
-            // SAFETY: the assert above puts the rows x k, k x n and rows x n row-major
-            // matrices inside `x`, `w` and `out`; `out` is written (bias or zeros) before the
-            // GEMM reads it with beta = 1.
-            unsafe {
-                F::gemm(
-                    rows,
-                    k,
-                    n,
-                    F::ONE,
-                    dx.as_ptr(),
-                    k as isize,
-                    1,
-                    dw.as_ptr(),
-                    n as isize,
-                    1,
-                    F::ONE,
-                    out.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
-        }
+        // The output holds the bias rows (or zeros), which the GEMM adds onto (beta = 1).
+        let xm = Strided {
+            data: x[0].data(),
+            rs: k,
+            cs: 1,
+        };
+        let wm = Strided {
+            data: x[1].data(),
+            rs: n,
+            cs: 1,
+        };
+        gemm_into("dense", (rows, k, n), xm, wm, F::ONE, &mut out, 0);
         if self.act != DenseAct::Linear {
             let act = self.act;
             out.iter_mut().for_each(|v| *v = act.value(*v));

@@ -58,7 +58,6 @@ pub(crate) struct Buf<F> {
     /// Start of `arc`'s elements (null when inline: `one` moves with the buffer).
     ptr: *mut F,
     len: usize,
-    cap: usize,
 }
 
 impl<F: Float> Buf<F> {
@@ -73,7 +72,6 @@ impl<F: Float> Buf<F> {
                 one: MaybeUninit::uninit(),
                 ptr: std::ptr::null_mut(),
                 len: 0,
-                cap: 1,
             };
         }
         let bytes = n
@@ -92,7 +90,6 @@ impl<F: Float> Buf<F> {
             one: MaybeUninit::uninit(),
             ptr,
             len: 0,
-            cap: n,
         }
     }
 
@@ -103,6 +100,12 @@ impl<F: Float> Buf<F> {
         let mut b = Self::with_capacity(n);
         b.extend((0..n).map(|_| v));
         b
+    }
+
+    /// How many elements the buffer holds once written.
+    #[inline(always)]
+    pub(crate) fn cap(&self) -> usize {
+        self.arc.as_ref().map_or(1, |a| a.len())
     }
 
     /// Where the elements start: in the allocation, or inline.
@@ -117,7 +120,7 @@ impl<F: Float> Buf<F> {
 
     #[inline(always)]
     pub(crate) fn push(&mut self, v: F) {
-        assert!(self.len < self.cap, "Buf overflow");
+        assert!(self.len < self.cap(), "Buf overflow");
         // SAFETY: in bounds (checked), and `base` points at `cap` elements owned by this
         // buffer alone (the unique, unfrozen allocation, or `one`).
         unsafe { self.base().add(self.len).write(v) };
@@ -133,22 +136,16 @@ impl<F: Float> Buf<F> {
 
     #[inline]
     pub(crate) fn extend_from_slice(&mut self, s: &[F]) {
-        assert!(self.len + s.len() <= self.cap, "Buf overflow");
+        assert!(self.len + s.len() <= self.cap(), "Buf overflow");
         // SAFETY: in bounds (checked); `s` cannot alias memory owned by this buffer alone.
         unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), self.base().add(self.len), s.len()) };
         self.len += s.len();
     }
 
-    /// Pointer to the first element, for kernels (GEMM) that write every element; valid
-    /// until the buffer moves.
-    pub(crate) fn as_mut_ptr(&mut self) -> *mut F {
-        self.base()
-    }
-
     /// # Safety
     /// The first `len` elements must have been written.
     pub(crate) unsafe fn set_len(&mut self, len: usize) {
-        debug_assert!(len <= self.cap);
+        debug_assert!(len <= self.cap());
         self.len = len;
     }
 
@@ -156,10 +153,10 @@ impl<F: Float> Buf<F> {
     #[inline]
     pub(crate) fn freeze(self) -> Storage<F> {
         assert!(
-            self.len == self.cap,
+            self.len == self.cap(),
             "Buf frozen with {} of {} elements written",
             self.len,
-            self.cap
+            self.cap()
         );
         match self.arc {
             // SAFETY: every element was written (checked above).
@@ -192,6 +189,75 @@ impl<F> std::ops::DerefMut for Buf<F> {
         };
         // SAFETY: the first `len` elements are written, and owned by this buffer alone.
         unsafe { std::slice::from_raw_parts_mut(base, self.len) }
+    }
+}
+
+/// A matrix operand of [`gemm_into`]: elements in a slice, read through row and column
+/// strides (reading it transposed swaps them).
+pub(crate) struct Strided<'a, F> {
+    pub(crate) data: &'a [F],
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+impl<F> Strided<'_, F> {
+    /// Whether every element of a `rows x cols` matrix read through the strides lies in the
+    /// slice (`rows`, `cols` at least 1).
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        let last = (rows - 1)
+            .checked_mul(self.rs)
+            .zip((cols - 1).checked_mul(self.cs))
+            .and_then(|(r, c)| r.checked_add(c));
+        last.is_some_and(|l| l < self.data.len())
+    }
+}
+
+/// `C = a b + beta C` for `a` (`m x k`) and `b` (`k x n`), where `C` is the row-major `m x n`
+/// block of `out` starting at element `at`. Nothing is done when a dimension is 0. The one
+/// safe door to the GEMM: panics, naming `op`, unless every element the strides reach lies in
+/// its operand and `C` lies in `out`, written already unless `beta` is 0 (then `C` may be
+/// unwritten, and is written whole).
+#[track_caller]
+pub(crate) fn gemm_into<F: Float>(
+    op: &str,
+    (m, k, n): (usize, usize, usize),
+    a: Strided<'_, F>,
+    b: Strided<'_, F>,
+    beta: F,
+    out: &mut Buf<F>,
+    at: usize,
+) {
+    if m == 0 || k == 0 || n == 0 {
+        return;
+    }
+    let end = m.checked_mul(n).and_then(|mn| mn.checked_add(at));
+    let readable = if beta == F::ZERO { out.cap() } else { out.len };
+    assert!(
+        a.covers(m, k) && b.covers(k, n) && end.is_some_and(|e| e <= readable),
+        "{op}: operand storage does not cover a {m}x{k} by {k}x{n} product"
+    );
+    let (ra, ca, rb, cb) = (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize);
+    // SAFETY: the assert above puts every element the strides reach inside `a`, `b` and the
+    // buffer `out` owns alone (its unique allocation, or its inline element), and `C` is
+    // row-major, so no two of its elements share an address.
+    unsafe {
+        let c = out.base().add(at);
+        crate::float::gemm_blas(
+            m,
+            k,
+            n,
+            F::ONE,
+            a.data.as_ptr(),
+            ra,
+            ca,
+            b.data.as_ptr(),
+            rb,
+            cb,
+            beta,
+            c,
+            n as isize,
+            1,
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //! backward products `G B^T` and `A^T G` never materialize a transpose.
 
 use crate::float::Float;
-use crate::ops::kernels::Buf;
+use crate::ops::kernels::{Buf, Strided, gemm_into};
 use crate::ops::{EngineExt, Family, Grads};
 use crate::shape::{Shape, broadcast_or_panic, numel_for};
 use crate::tape::{Engine, Var};
@@ -80,42 +80,25 @@ fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor
         Buf::with_capacity(total)
     };
     // Row and column strides of op(a) (m x k) and op(b) (k x n) inside one matrix.
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
     let (mat_a, mat_b) = (m * k, k * n);
     let (da, db) = (a.data(), b.data());
     let mut idx = Shape::zeros(batch.len());
     for bi in 0..nb {
         let pa = off_of(&sa[..ra - 2], &idx, mat_a);
         let pb = off_of(&sb[..rb - 2], &idx, mat_b);
-        if m > 0 && n > 0 && k > 0 {
-            // Cheap next to the product, and it keeps the unsafe call below locally sound
-            // whatever shapes reach it.
-            assert!(
-                pa + mat_a <= da.len() && pb + mat_b <= db.len() && (bi + 1) * m * n <= total,
-                "matmul: operand storage does not cover shapes {sa:?} and {sb:?}"
-            );
-            // SAFETY: the assert above puts whole matrices of `a`, `b` and `out` in bounds,
-            // and the strides describe m x k, k x n and m x n matrices inside them.
-            unsafe {
-                F::gemm(
-                    m,
-                    k,
-                    n,
-                    F::ONE,
-                    da.as_ptr().add(pa),
-                    rsa,
-                    csa,
-                    db.as_ptr().add(pb),
-                    rsb,
-                    csb,
-                    F::ZERO,
-                    out.as_mut_ptr().add(bi * m * n),
-                    n as isize,
-                    1,
-                );
-            }
-        }
+        let a = Strided {
+            data: &da[pa.min(da.len())..],
+            rs: rsa,
+            cs: csa,
+        };
+        let b = Strided {
+            data: &db[pb.min(db.len())..],
+            rs: rsb,
+            cs: csb,
+        };
+        gemm_into("matmul", (m, k, n), a, b, F::ZERO, &mut out, bi * m * n);
         for d in (0..batch.len()).rev() {
             idx[d] += 1;
             if idx[d] < batch[d] {
