@@ -48,55 +48,58 @@ fn inputs() -> impl Strategy<Value = Vec<Tensor<f64>>> {
         })
 }
 
+/// Elementwise op `k` (kept inside its smooth domain).
+fn unary<'t>(k: u8, a: Var<'t, f64>) -> Var<'t, f64> {
+    match k {
+        0 => a.sin(),
+        1 => a.cos(),
+        2 => a.tanh(),
+        3 => a.sigmoid(),
+        4 => a.softplus(),
+        5 => (a * a + 1.0).log(),
+        6 => (a * a + 1.0).sqrt(),
+        7 => a.gelu(),
+        _ => -a * 0.5,
+    }
+}
+
+/// Broadcasting op `k`; `b` is reduced to a scalar when the shapes do not broadcast.
+fn binary<'t>(k: u8, a: Var<'t, f64>, b: Var<'t, f64>) -> Var<'t, f64> {
+    let fits = borel_autograd::shape::broadcast_shapes(&a.shape(), &b.shape()).is_some();
+    let b = if fits { b } else { b.mean() };
+    match k {
+        0 => a + b,
+        1 => a - b,
+        2 => a * b,
+        3 => a / (b * b + 1.0),
+        _ => (a * b).tanh(),
+    }
+}
+
+/// Reduction `k` over the last or the first axis (a scalar gets `sin` instead).
+fn reduce<'t>(k: u8, a: Var<'t, f64>, keep: bool) -> Var<'t, f64> {
+    if a.shape().is_empty() {
+        return a.sin();
+    }
+    match k {
+        0 => a.sum_axes(&[-1], keep),
+        1 => a.mean_axes(&[-1], keep),
+        2 => a.logsumexp_axes(&[-1], keep),
+        3 => a.sum(),
+        4 => a.mean_axes(&[0], keep),
+        _ => a.logsumexp_axes(&[0], keep),
+    }
+}
+
 fn run<'t>(program: &[Step], v: &[Var<'t, f64>]) -> Var<'t, f64> {
     let mut nodes: Vec<Var<'t, f64>> = vec![v[0], v[1]];
     let w = v[2];
     for s in program {
         let pick = |i: usize| nodes[i % nodes.len()];
         let out = match *s {
-            Step::Unary(k, i) => {
-                let a = pick(i);
-                match k {
-                    0 => a.sin(),
-                    1 => a.cos(),
-                    2 => a.tanh(),
-                    3 => a.sigmoid(),
-                    4 => a.softplus(),
-                    5 => (a * a + 1.0).log(),
-                    6 => (a * a + 1.0).sqrt(),
-                    7 => a.gelu(),
-                    _ => -a * 0.5,
-                }
-            }
-            Step::Binary(k, i, j) => {
-                let (a, b) = (pick(i), pick(j));
-                let fits = borel_autograd::shape::broadcast_shapes(&a.shape(), &b.shape()).is_some();
-                let b = if fits { b } else { b.mean() };
-                match k {
-                    0 => a + b,
-                    1 => a - b,
-                    2 => a * b,
-                    3 => a / (b * b + 1.0),
-                    _ => (a * b).tanh(),
-                }
-            }
-            Step::Reduce(k, i, keep) => {
-                let a = pick(i);
-                let r = a.shape().len();
-                if r == 0 {
-                    a.sin()
-                } else {
-                    let axis = -1;
-                    match k {
-                        0 => a.sum_axes(&[axis], keep),
-                        1 => a.mean_axes(&[axis], keep),
-                        2 => a.logsumexp_axes(&[axis], keep),
-                        3 => a.sum(),
-                        4 => a.mean_axes(&[0], keep),
-                        _ => a.logsumexp_axes(&[0], keep),
-                    }
-                }
-            }
+            Step::Unary(k, i) => unary(k, pick(i)),
+            Step::Binary(k, i, j) => binary(k, pick(i), pick(j)),
+            Step::Reduce(k, i, keep) => reduce(k, pick(i), keep),
             Step::MatMulW(i) => {
                 let a = pick(i);
                 if a.shape().last() == Some(&3) && a.shape().len() == 2 {
