@@ -214,18 +214,15 @@ fn schedules_drive_the_learning_rate_during_fit() {
     let (x, y) = data(16);
     let mut m = small_model(6);
     m.compile(Loss::Mse, Sgd::new(0.1));
-    let opts = FitOptions::new().epochs(5).batch_size(8).schedule(StepLr {
-        step_size: 2,
-        gamma: 0.5,
-    });
+    let opts = FitOptions::new().epochs(5).batch_size(8).schedule(StepLr::new(2, 0.5));
     m.fit(&x, &y, opts).unwrap();
     // epochs 0..4 ran at 0.1, 0.1, 0.05, 0.05, 0.025
     assert!((m.optimizer().unwrap().learning_rate() - 0.025).abs() < 1e-12);
 
     let mut m = small_model(6);
     m.compile(Loss::Mse, Sgd::new(1e-9));
-    let mut plateau = ReduceOnPlateau::new(0.5, 1);
-    plateau.min_delta = 1.0; // nothing counts as improvement after the first epoch
+    // nothing counts as improvement after the first epoch
+    let plateau = ReduceOnPlateau::new(0.5, 1).min_delta(1.0);
     let opts = FitOptions::new().epochs(4).batch_size(8).reduce_on_plateau(plateau);
     m.fit(&x, &y, opts).unwrap();
     assert!((m.optimizer().unwrap().learning_rate() - 1e-9 / 8.0).abs() < 1e-20);
@@ -237,12 +234,8 @@ fn a_schedule_keeps_what_reduce_on_plateau_took_off() {
     let (x, y) = data(16);
     let mut m = small_model(6);
     m.compile(Loss::Mse, Sgd::new(1e-9));
-    let mut plateau = ReduceOnPlateau::new(0.5, 1);
-    plateau.min_delta = 1.0;
-    let step = StepLr {
-        step_size: 2,
-        gamma: 0.5,
-    };
+    let plateau = ReduceOnPlateau::new(0.5, 1).min_delta(1.0);
+    let step = StepLr::new(2, 0.5);
     let opts = FitOptions::new()
         .epochs(4)
         .batch_size(8)

@@ -91,7 +91,8 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     ///
     /// Every step checks the loss, the gradients and the updated parameters; on a NaN or an
     /// infinity `fit` returns the error naming the epoch, the batch and the parameter, and the
-    /// parameters are those of the last finite step.
+    /// parameters are those of the last finite step. A parameter the loss does not reach has
+    /// no gradient: the optimizer leaves it (and its state) as it was, as PyTorch does.
     pub fn fit(&mut self, x: &Tensor<F>, y: &Tensor<F>, mut opts: FitOptions<F>) -> Result<History, FitError> {
         let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
         self.loss.ok_or(FitError::NotCompiled)?;
@@ -256,7 +257,12 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let before = self.store.snapshot();
         let opt = self.optimizer.as_mut().ok_or(FitError::NotCompiled)?;
         opt.update(&mut self.store, &grads);
-        let bad = self.store.iter().find(|(_, _, v)| !v.all_finite()).map(|(id, _, _)| id);
+        // Only parameters with a gradient were updated: one the loss did not reach has no
+        // entry, so it is neither checked here nor above, as the optimizer skipped it.
+        let bad = grads
+            .iter()
+            .map(|(id, _)| id)
+            .find(|&id| !self.store.get(id).all_finite());
         if let Some(id) = bad {
             let err = non_finite(&self.store, "value", id);
             self.store.restore(&before);

@@ -23,8 +23,10 @@
 //! assert_eq!(grads[w2].shape(), &[3, 1]);
 //! ```
 //!
-//! Mixing vars of two tapes panics with the op's name. Asking for the gradient of a var the
-//! output does not depend on gives an explicit zero gradient.
+//! Mixing vars of two tapes panics with the op's name. A var the output does not reach has
+//! no gradient for [`GradStore::get`] (PyTorch's `None`), and parameters it does not reach
+//! have no entry in [`ParamGrads`], so optimizers leave them alone; indexing a
+//! [`GradStore`] with such a var gives an explicit zero.
 
 #![warn(missing_docs)]
 

@@ -305,7 +305,8 @@ impl<'t, F: Float> ParamVars<'t, F> {
         self.vars[i] = var;
     }
 
-    /// The gradient of every trainable parameter, moved out of `grads`.
+    /// The gradient of every trainable parameter that the backward pass reached, moved out
+    /// of `grads` (the others have no entry).
     pub fn grads(&self, mut grads: GradStore<F>) -> ParamGrads<F> {
         let taken = self
             .vars
@@ -320,7 +321,7 @@ impl<'t, F: Float> ParamVars<'t, F> {
     }
 
     /// Runs backward from the scalar `loss` and returns the gradient of every trainable
-    /// parameter.
+    /// parameter it depends on through recorded ops (the others have no entry).
     #[track_caller]
     pub fn backward(&self, loss: Var<'t, F>) -> ParamGrads<F> {
         self.grads(loss.backward())
@@ -337,8 +338,21 @@ impl<'t, F: Float> std::ops::Index<ParamId> for ParamVars<'t, F> {
 
 /// Gradients of parameters, keyed by [`ParamId`]: what an optimizer consumes.
 ///
-/// A parameter that is frozen, or that the loss did not depend on through a recorded op, has
-/// no entry.
+/// A parameter that is frozen, or that the loss did not reach through a recorded op, has no
+/// entry (PyTorch's `grad` of `None`), so optimizers, clipping and the non-finite checks
+/// leave it alone. A parameter the loss reaches has one, zero or not.
+///
+/// ```
+/// use borel_autograd::{ParamStore, Tape, Tensor};
+/// let mut store = ParamStore::<f64>::new();
+/// let used = store.add("used", Tensor::ones(&[2]), true);
+/// let unused = store.add("unused", Tensor::ones(&[2]), true);
+/// let tape = Tape::new();
+/// let p = store.vars(&tape);
+/// let grads = p.backward((p[used] * 0.0).sum());
+/// assert_eq!(grads.get(used).map(|g| g.data().to_vec()), Some(vec![0.0, 0.0]));
+/// assert!(grads.get(unused).is_none());
+/// ```
 #[derive(Clone, Debug)]
 pub struct ParamGrads<F: Float> {
     tag: u32,
@@ -372,6 +386,19 @@ impl<F: Float> ParamGrads<F> {
             panic!("ParamGrads::insert: parameter #{} is from another ParamStore", id.index);
         }
         self.grads[id.index()] = Some(grad);
+    }
+
+    /// Whether these are gradients of `store`'s parameters (made from its vars, or by
+    /// [`ParamGrads::new`] with it): what an optimizer checks before it updates `store`.
+    ///
+    /// ```
+    /// use borel_autograd::{ParamGrads, ParamStore};
+    /// let (a, b) = (ParamStore::<f32>::new(), ParamStore::<f32>::new());
+    /// let grads = ParamGrads::new(&a);
+    /// assert!(grads.is_for(&a) && !grads.is_for(&b));
+    /// ```
+    pub fn is_for(&self, store: &ParamStore<F>) -> bool {
+        self.tag == store.tag
     }
 
     /// The gradient of a parameter, if it has one.

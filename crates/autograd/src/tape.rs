@@ -491,7 +491,8 @@ impl<'t, F: Float> Var<'t, F> {
     /// Gradients of this scalar with respect to every var leaf of the tape.
     ///
     /// Panics when the output is not a scalar (use [`Var::backward_with`]). A var the output
-    /// does not depend on gets an explicit zero gradient.
+    /// does not reach through recorded ops has no gradient for [`GradStore::get`] (PyTorch's
+    /// `None`) and an explicit zero when indexed.
     #[track_caller]
     pub fn backward(self) -> GradStore<F> {
         let seed = scalar_seed("backward", &self);
@@ -504,6 +505,10 @@ impl<'t, F: Float> Var<'t, F> {
         check_seed("backward", &self, &seed);
         let mut swept = sweep(&Eager, self.tape, self.id, seed, &[]);
         let ids = self.tape.vars.borrow().clone();
+        let reached = ids
+            .iter()
+            .map(|&id| matches!(swept.get(id as usize), Some(Some(_))))
+            .collect();
         let grads = {
             let nodes = self.tape.nodes.borrow();
             ids.iter()
@@ -517,6 +522,7 @@ impl<'t, F: Float> Var<'t, F> {
         GradStore {
             ids,
             grads,
+            reached,
             tape: self.tape as *const Tape<F> as usize,
             generation: self.tape.generation,
         }
@@ -525,17 +531,28 @@ impl<'t, F: Float> Var<'t, F> {
 
 /// The gradients of one backward pass, indexed by the var they belong to.
 ///
+/// A var leaf the output does not reach through recorded ops (unused, or used only under
+/// [`Tape::no_grad`] or through [`Var::detach`]) has no gradient for [`GradStore::get`] and
+/// [`GradStore::take`], as PyTorch leaves its `grad` at `None`; indexing gives an explicit
+/// zero of its shape.
+///
 /// ```
 /// use borel_autograd::{Tape, Tensor};
 /// let tape = Tape::<f32>::new();
 /// let w = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+/// let unused = tape.var(Tensor::ones(&[3]));
 /// let grads = (w * w).sum().backward();
 /// assert_eq!(grads[w].data(), &[2.0, 4.0]);
+/// assert!(grads.get(unused).is_none());
+/// assert_eq!(grads[unused].data(), &[0.0, 0.0, 0.0]);
 /// ```
 pub struct GradStore<F> {
-    /// The var leaves' ids, ascending, and their gradients (`None` once taken).
+    /// The var leaves' ids, ascending, and their gradients (`None` once taken; zeros for the
+    /// leaves the sweep did not reach).
     ids: Vec<u32>,
     grads: Vec<Option<Tensor<F>>>,
+    /// Whether the sweep reached each leaf (PyTorch's `grad` is not `None`).
+    reached: Vec<bool>,
     tape: usize,
     generation: u64,
 }
@@ -547,24 +564,33 @@ impl<F: Float> GradStore<F> {
         v.tape as *const Tape<F> as usize == self.tape && v.tape.generation == self.generation
     }
 
-    /// The gradient of a var leaf; `None` for intermediate values (their gradients are freed
-    /// during the sweep: ask for them with [`Tape::grad`]) and for vars of another tape or of
-    /// a later recording of this one (after [`Tape::reset`]).
+    /// The gradient of a var leaf the output reached; `None` for a leaf it did not reach,
+    /// for intermediate values (their gradients are freed during the sweep: ask for them
+    /// with [`Tape::grad`]) and for vars of another tape or of a later recording of this one
+    /// (after [`Tape::reset`]).
     pub fn get(&self, v: Var<'_, F>) -> Option<&Tensor<F>> {
-        if !self.owns(v) {
-            return None;
-        }
-        let i = self.ids.binary_search(&v.id).ok()?;
+        let i = self.reached_slot(v)?;
         self.grads[i].as_ref()
     }
 
     /// Takes the gradient out of the store (`None` as for [`GradStore::get`]).
     pub fn take(&mut self, v: Var<'_, F>) -> Option<Tensor<F>> {
+        let i = self.reached_slot(v)?;
+        self.grads[i].take()
+    }
+
+    /// Where `v`'s gradient is, if `v` is a leaf of this recording that the sweep reached.
+    fn reached_slot(&self, v: Var<'_, F>) -> Option<usize> {
+        let i = self.slot(v)?;
+        self.reached[i].then_some(i)
+    }
+
+    /// Where `v`'s gradient is, if `v` is a var leaf of this recording.
+    fn slot(&self, v: Var<'_, F>) -> Option<usize> {
         if !self.owns(v) {
             return None;
         }
-        let i = self.ids.binary_search(&v.id).ok()?;
-        self.grads[i].take()
+        self.ids.binary_search(&v.id).ok()
     }
 }
 
@@ -581,7 +607,7 @@ impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
                 v.id
             );
         }
-        match self.get(v) {
+        match self.slot(v).and_then(|i| self.grads[i].as_ref()) {
             Some(g) => g,
             None => panic!(
                 "GradStore: var #{} is not a leaf created with Tape::var; use Tape::grad for intermediate values",

@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, StateError, each1, for_each_param_from};
+use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each1, for_each_param_from};
 
 /// Adagrad: the accumulator `s` starts at `initial_accumulator_value` and sums the squared
 /// gradients.
@@ -23,6 +23,12 @@ use crate::{Optimizer, Reference, State, StateError, each1, for_each_param_from}
 /// ```
 ///
 /// Keras has no `lr_decay`; set on a Keras preset, it scales the learning rate as above.
+/// `t` is each parameter's own step count with PyTorch's formula (a parameter without a
+/// gradient in a step does not advance, as in `torch.optim`) and the optimizer's with
+/// Keras'.
+///
+/// Settings are checked where they are set, with PyTorch's ranges and words, except that
+/// epsilon must be > 0 (PyTorch takes 0, which makes a zero gradient's step `0 / 0`).
 ///
 /// ```
 /// use borel_optim::{Adagrad, Optimizer};
@@ -47,7 +53,7 @@ impl<F: Float> Adagrad<F> {
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         Adagrad {
-            lr: crate::checked_lr("Adagrad::new", lr),
+            lr: checked("Adagrad", "new", Hyper::LearningRate, lr),
             lr_decay: 0.0,
             weight_decay: 0.0,
             eps: 1e-10,
@@ -73,28 +79,33 @@ impl<F: Float> Adagrad<F> {
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = crate::checked_lr("Adagrad::lr", lr);
+        self.lr = checked("Adagrad", "lr", Hyper::LearningRate, lr);
         self
     }
-    /// Learning-rate decay per step.
+    /// Learning-rate decay per step; panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn lr_decay(mut self, d: f64) -> Self {
-        self.lr_decay = d;
+        self.lr_decay = checked("Adagrad", "lr_decay", Hyper::LrDecay, d);
         self
     }
     /// Weight decay: PyTorch's L2 penalty added to the gradient, or with [`Adagrad::keras`]
-    /// Keras' decoupled decay.
+    /// Keras' decoupled decay. Panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.weight_decay = wd;
+        self.weight_decay = checked("Adagrad", "weight_decay", Hyper::WeightDecay, wd);
         self
     }
-    /// The epsilon.
+    /// The epsilon; panics unless it is finite and > 0.
+    #[track_caller]
     pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
+        self.eps = checked("Adagrad", "eps", Hyper::Epsilon, eps);
         self
     }
-    /// The accumulator's starting value (applies to parameters not yet updated).
+    /// The accumulator's starting value (applies to parameters not yet updated); panics
+    /// unless it is finite and >= 0.
+    #[track_caller]
     pub fn initial_accumulator_value(mut self, v: f64) -> Self {
-        self.initial_accumulator = v;
+        self.initial_accumulator = checked("Adagrad", "initial_accumulator_value", Hyper::InitialAccumulator, v);
         self
     }
 }
@@ -104,13 +115,16 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
         // the sum of squared gradients
         crate::set_checked(&mut self.state, state, "Adagrad", 1, |b| b[0] >= F::ZERO)
     }
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
-        self.state.next_step();
+        let step = crate::begin_update("Adagrad", &mut self.state, store, grads);
         let f = F::from_f64;
-        let clr = f(self.lr / (1.0 + (self.state.step - 1) as f64 * self.lr_decay));
+        let (lr, lr_decay) = (self.lr, self.lr_decay);
+        let decayed = move |t: u64| f(lr / (1.0 + (t - 1) as f64 * lr_decay));
         let (wd, eps, init) = (f(self.weight_decay), f(self.eps), f(self.initial_accumulator));
         if self.reference == Reference::Keras {
-            for_each_param_from(&mut self.state, store, grads, init, |w, g, [s]| {
+            let clr = decayed(step);
+            for_each_param_from(&mut self.state, store, grads, init, |w, g, [s], _| {
                 each1(w, g, s, |w, g, s| {
                     *w -= *w * wd * clr;
                     *s += g * g;
@@ -119,7 +133,9 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
             });
             return;
         }
-        for_each_param_from(&mut self.state, store, grads, init, |w, g, [s]| {
+        for_each_param_from(&mut self.state, store, grads, init, |w, g, [s], t| {
+            // PyTorch decays by the parameter's own step count
+            let clr = decayed(t);
             each1(w, g, s, |w, g, s| {
                 let g = g + wd * *w;
                 *s += g * g;

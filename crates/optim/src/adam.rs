@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, StateError, each3, for_each_param};
+use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each3, for_each_param};
 
 /// Adam (optionally AMSGrad).
 ///
@@ -26,6 +26,19 @@ use crate::{Optimizer, Reference, State, StateError, each3, for_each_param};
 /// computed as Keras does in the parameters' float type (`1 - b` rounded once from `f64`,
 /// the powers `b^t` taken in `F`), so in `f32` it follows Keras to float32 rounding.
 ///
+/// `t` is each parameter's own step count with PyTorch's formula (a parameter without a
+/// gradient in a step does not advance, as in `torch.optim`) and the optimizer's with
+/// Keras' (its `iterations`).
+///
+/// Settings are checked where they are set, with PyTorch's ranges and words, except that
+/// epsilon must be > 0 (PyTorch takes 0, which makes a zero gradient's step `0 / 0`):
+///
+/// ```should_panic
+/// use borel_optim::Adam;
+/// // panics: "Adam::betas: Invalid beta parameter at index 0: 1.0 (must be in [0, 1))"
+/// let _ = Adam::<f32>::new(0.1).betas(1.0, 0.999);
+/// ```
+///
 /// ```
 /// use borel_optim::{Adam, Optimizer};
 /// let keras = Adam::<f32>::keras().amsgrad(true);
@@ -34,6 +47,8 @@ use crate::{Optimizer, Reference, State, StateError, each3, for_each_param};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adam<F: Float> {
+    /// "Adam" or "AdamW", for messages.
+    name: &'static str,
     lr: f64,
     beta1: f64,
     beta2: f64,
@@ -52,7 +67,8 @@ impl<F: Float> Adam<F> {
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         Adam {
-            lr: crate::checked_lr("Adam::new", lr),
+            name: "Adam",
+            lr: checked("Adam", "new", Hyper::LearningRate, lr),
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -79,25 +95,28 @@ impl<F: Float> Adam<F> {
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = crate::checked_lr("Adam::lr", lr);
+        self.lr = checked(self.name, "lr", Hyper::LearningRate, lr);
         self
     }
-    /// The decay rates of the first and second moments.
+    /// The decay rates of the first and second moments; panics unless each is in [0, 1).
+    #[track_caller]
     pub fn betas(mut self, b1: f64, b2: f64) -> Self {
-        self.beta1 = b1;
-        self.beta2 = b2;
+        self.beta1 = checked(self.name, "betas", Hyper::Beta(0), b1);
+        self.beta2 = checked(self.name, "betas", Hyper::Beta(1), b2);
         self
     }
-    /// The epsilon.
+    /// The epsilon; panics unless it is finite and > 0.
+    #[track_caller]
     pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
+        self.eps = checked(self.name, "eps", Hyper::Epsilon, eps);
         self
     }
     /// Weight decay: PyTorch's L2 penalty added to the gradient, or with [`Adam::keras`]
     /// Keras' decoupled decay (which makes it Keras' `AdamW`). See [`AdamW`] for PyTorch's
-    /// decoupled decay.
+    /// decoupled decay. Panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.weight_decay = wd;
+        self.weight_decay = checked(self.name, "weight_decay", Hyper::WeightDecay, wd);
         self
     }
     /// AMSGrad: use the running maximum of the second moment.
@@ -118,9 +137,9 @@ impl<F: Float> Adam<F> {
         move |b: &[F]| b[1] >= F::ZERO && b[2] >= F::ZERO && bound.is_none_or(|k| b[0] * b[0] <= k * b[1])
     }
 
+    #[track_caller]
     fn apply(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
-        self.state.next_step();
-        let t = self.state.step as f64;
+        let t = crate::begin_update(self.name, &mut self.state, store, grads) as f64;
         let f = F::from_f64;
         let (fb1, fb2, eps, wd) = (f(self.beta1), f(self.beta2), f(self.eps), f(self.weight_decay));
         let amsgrad = self.amsgrad;
@@ -137,7 +156,7 @@ impl<F: Float> Adam<F> {
             let (p1, p2) = (fb1.powf(f(t)), fb2.powf(f(t)));
             let lr = f(self.lr);
             let alpha = lr * (F::ONE - p2).sqrt() / (F::ONE - p1);
-            for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+            for_each_param(&mut self.state, store, grads, |w, g, bufs, _| {
                 each3(w, g, bufs, |w, g, m, v, vmax| {
                     *w -= *w * wd * lr;
                     *m += (g - *m) * one_b1;
@@ -153,9 +172,11 @@ impl<F: Float> Adam<F> {
         } else {
             (F::ONE, wd)
         };
-        let (bc1, bc2) = (1.0 - self.beta1.powf(t), 1.0 - self.beta2.powf(t));
-        let (step, sqrt_bc2) = (f(self.lr / bc1), f(bc2.sqrt()));
-        for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+        let (lr, b1, b2) = (self.lr, self.beta1, self.beta2);
+        for_each_param(&mut self.state, store, grads, |w, g, bufs, t| {
+            // PyTorch's bias corrections use the parameter's own step count
+            let (bc1, bc2) = (1.0 - b1.powf(t as f64), 1.0 - b2.powf(t as f64));
+            let (step, sqrt_bc2) = (f(lr / bc1), f(bc2.sqrt()));
             each3(w, g, bufs, |w, g, m, v, vmax| {
                 *w *= shrink;
                 let g = g + l2 * *w;
@@ -172,6 +193,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         let ok = self.moments_ok();
         crate::set_checked(&mut self.state, state, "Adam", 3, ok)
     }
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.apply(store, grads);
     }
@@ -205,7 +227,8 @@ impl<F: Float> AdamW<F> {
     pub fn new(lr: f64) -> Self {
         AdamW {
             inner: Adam {
-                lr: crate::checked_lr("AdamW::new", lr),
+                name: "AdamW",
+                lr: checked("AdamW", "new", Hyper::LearningRate, lr),
                 weight_decay: 0.01,
                 decoupled: true,
                 ..Adam::pytorch()
@@ -220,28 +243,35 @@ impl<F: Float> AdamW<F> {
     /// Keras' formula.
     pub fn keras() -> Self {
         AdamW {
-            inner: Adam::keras().weight_decay(0.004),
+            inner: Adam {
+                name: "AdamW",
+                weight_decay: 0.004,
+                ..Adam::keras()
+            },
         }
     }
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.inner.lr = crate::checked_lr("AdamW::lr", lr);
+        self.inner = self.inner.lr(lr);
         self
     }
-    /// The decoupled weight decay.
+    /// The decoupled weight decay; panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.inner.weight_decay = wd;
+        self.inner = self.inner.weight_decay(wd);
         self
     }
-    /// The decay rates of the moments.
+    /// The decay rates of the moments; panics unless each is in [0, 1).
+    #[track_caller]
     pub fn betas(mut self, b1: f64, b2: f64) -> Self {
         self.inner = self.inner.betas(b1, b2);
         self
     }
-    /// The epsilon.
+    /// The epsilon; panics unless it is finite and > 0.
+    #[track_caller]
     pub fn eps(mut self, eps: f64) -> Self {
-        self.inner.eps = eps;
+        self.inner = self.inner.eps(eps);
         self
     }
     /// AMSGrad.
@@ -256,6 +286,7 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         let ok = self.inner.moments_ok();
         crate::set_checked(&mut self.inner.state, state, "AdamW", 3, ok)
     }
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         self.inner.apply(store, grads);
     }

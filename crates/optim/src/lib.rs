@@ -7,8 +7,17 @@
 //! Every optimizer has the same presets: `keras()` follows Keras 3 (its defaults and its
 //! formulas, computed in the parameters' float type as Keras does) and `pytorch()` follows
 //! PyTorch 2 (its defaults and formulas); [`RmsProp::tf_keras2`] adds tf.keras 2. `new(lr)`
-//! is PyTorch's formula with learning rate `lr`. Every optimizer takes `.lr(x)`; learning
-//! rates are checked (finite, >= 0) where they are set.
+//! is PyTorch's formula with learning rate `lr`. Every optimizer takes `.lr(x)`.
+//!
+//! Every setting is checked where it is set, with the ranges and words of PyTorch's
+//! constructors: a bad value panics at the caller's line, naming the method
+//! (`Adam::betas: Invalid beta parameter at index 0: 1.0 (must be in [0, 1))`). Where
+//! PyTorch accepts values that make the update NaN or divergent (an epsilon of 0, momentum
+//! above 1, RMSprop's alpha at or above 1), the range is narrower, as each setter says.
+//!
+//! A parameter without a gradient (frozen, or not reached by the loss) is skipped as
+//! PyTorch skips a parameter whose `grad` is `None`: its value, its buffers and its own step
+//! count ([`State::param_step`]) stay as they are.
 //!
 //! `weight_decay` means what it means in the preset's reference: PyTorch's L2 penalty added
 //! to the gradient (decoupled in [`AdamW::pytorch`]), or Keras' decoupled decay
@@ -38,12 +47,15 @@
 mod adagrad;
 mod adam;
 pub mod clip;
+mod hyper;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
 mod state;
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
+
+pub(crate) use hyper::{Hyper, checked, checked_count};
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
@@ -59,7 +71,23 @@ pub use state::{State, StateError};
 /// the tensors to optimize: that is the whole setup (see the crate example).
 pub trait Optimizer<F: Float>: Send + Sync {
     /// One step: updates every trainable parameter of `store` that has a gradient in
-    /// `grads` (frozen parameters and parameters without a gradient are left as they are).
+    /// `grads`. Frozen parameters and parameters without a gradient are left as they are,
+    /// with their buffers and their own step count (as PyTorch skips a `grad` of `None`).
+    ///
+    /// Panics at the caller's line when `grads` are the gradients of another store.
+    ///
+    /// ```should_panic
+    /// use borel_autograd::{ParamGrads, ParamStore, Tensor};
+    /// use borel_optim::{Optimizer, Sgd};
+    /// let mut a = ParamStore::new();
+    /// a.add("w", Tensor::from_vec(vec![1.0f32], &[1]), true);
+    /// let mut b = ParamStore::new();
+    /// let wb = b.add("w", Tensor::from_vec(vec![1.0f32], &[1]), true);
+    /// let mut grads_of_b = ParamGrads::new(&b);
+    /// grads_of_b.insert(wb, Tensor::from_vec(vec![0.5], &[1]));
+    /// Sgd::new(0.1).update(&mut a, &grads_of_b); // panics: the gradients are of `b`
+    /// ```
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>);
     /// The learning rate.
     fn learning_rate(&self) -> f64;
@@ -112,13 +140,23 @@ pub(crate) fn set_checked<F: Float>(
     Ok(())
 }
 
-/// Panics at the caller's line unless `lr` is a usable learning rate (finite, >= 0).
+/// The start of every update: checks that `grads` are the gradients of `store` (panics at
+/// the caller's line naming optimizer `name` otherwise), then counts the step; returns the
+/// count.
 #[track_caller]
-pub(crate) fn checked_lr(op: &str, lr: f64) -> f64 {
-    if !(lr.is_finite() && lr >= 0.0) {
-        panic!("{op}: learning rate {lr} must be finite and >= 0");
+pub(crate) fn begin_update<F: Float>(
+    name: &str,
+    state: &mut State<F>,
+    store: &ParamStore<F>,
+    grads: &ParamGrads<F>,
+) -> u64 {
+    if !grads.is_for(store) {
+        panic!(
+            "{name}::update: the gradients are of another ParamStore than the one being updated \
+             (compute them from this store's vars, or update the store they came from)"
+        );
     }
-    lr
+    state.next_step()
 }
 
 /// Which reference's formulas an optimizer follows, where Keras 3 and PyTorch 2 differ.
@@ -137,7 +175,7 @@ macro_rules! accessors {
         }
         #[track_caller]
         fn set_learning_rate(&mut self, lr: f64) {
-            self.$($lr).+ = crate::checked_lr(concat!($name, "::set_learning_rate"), lr);
+            self.$($lr).+ = crate::checked($name, "set_learning_rate", crate::Hyper::LearningRate, lr);
         }
         fn state(&self) -> &State<F> {
             &self.$($state).+
@@ -150,12 +188,13 @@ macro_rules! accessors {
 pub(crate) use accessors;
 
 /// Calls `f` with the value, gradient and `K` state buffers (zeros on first use) of every
-/// trainable parameter of `store` that has a gradient, as slices.
+/// trainable parameter of `store` that has a gradient, as slices, and the parameter's step
+/// count (this step included). Parameters without a gradient are not touched.
 pub(crate) fn for_each_param<F: Float, const K: usize>(
     state: &mut State<F>,
     store: &mut ParamStore<F>,
     grads: &ParamGrads<F>,
-    f: impl FnMut(&mut [F], &[F], [&mut [F]; K]),
+    f: impl FnMut(&mut [F], &[F], [&mut [F]; K], u64),
 ) {
     for_each_param_from(state, store, grads, F::ZERO, f);
 }
@@ -166,7 +205,7 @@ pub(crate) fn for_each_param_from<F: Float, const K: usize>(
     store: &mut ParamStore<F>,
     grads: &ParamGrads<F>,
     init: F,
-    mut f: impl FnMut(&mut [F], &[F], [&mut [F]; K]),
+    mut f: impl FnMut(&mut [F], &[F], [&mut [F]; K], u64),
 ) {
     for (id, value) in store.trainable_mut() {
         let Some(grad) = grads.get(id) else { continue };
@@ -177,9 +216,10 @@ pub(crate) fn for_each_param_from<F: Float, const K: usize>(
             id.index(),
             value.shape()
         );
+        let t = state.next_param_step(id);
         let mut bufs = state.buffers(id, K, value.shape(), init).iter_mut();
         let bufs = std::array::from_fn(|_| bufs.next().expect("K buffers").data_mut());
-        f(value.data_mut(), grad.data(), bufs);
+        f(value.data_mut(), grad.data(), bufs, t);
     }
 }
 

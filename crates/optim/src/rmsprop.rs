@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, State, StateError, each3, for_each_param};
+use crate::{Hyper, Optimizer, State, StateError, checked, each3, for_each_param};
 
 /// Which reference's RMSprop formula to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +32,12 @@ pub enum RmsFlavor {
 ///
 /// Weight decay is PyTorch's L2 penalty with [`RmsProp::pytorch`], Keras' decoupled decay
 /// `p -= p wd lr` (before the update) with the Keras presets.
+///
+/// Settings are checked where they are set, with PyTorch's ranges and words, except that
+/// rho (alpha) must be below 1 and momentum at most 1, and epsilon above 0: PyTorch takes
+/// any alpha >= 0, momentum >= 0 and epsilon >= 0, but alpha above 1 makes the average
+/// negative (NaN), alpha 1 never lets it grow from 0, momentum above 1 diverges, and epsilon
+/// 0 makes a zero gradient's step `0 / 0`.
 ///
 /// ```
 /// use borel_optim::{Optimizer, RmsProp};
@@ -91,22 +97,26 @@ impl<F: Float> RmsProp<F> {
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = crate::checked_lr("RmsProp::lr", lr);
+        self.lr = checked("RmsProp", "lr", Hyper::LearningRate, lr);
         self
     }
-    /// The decay of the squared-gradient average (Keras' rho, PyTorch's alpha).
+    /// The decay of the squared-gradient average (Keras' rho, PyTorch's alpha); panics
+    /// unless it is in [0, 1).
+    #[track_caller]
     pub fn rho(mut self, rho: f64) -> Self {
-        self.rho = rho;
+        self.rho = checked("RmsProp", "rho", Hyper::Alpha, rho);
         self
     }
-    /// The epsilon.
+    /// The epsilon; panics unless it is finite and > 0.
+    #[track_caller]
     pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
+        self.eps = checked("RmsProp", "eps", Hyper::Epsilon, eps);
         self
     }
-    /// Momentum (default 0).
+    /// Momentum (default 0); panics unless it is in [0, 1].
+    #[track_caller]
     pub fn momentum(mut self, m: f64) -> Self {
-        self.momentum = m;
+        self.momentum = checked("RmsProp", "momentum", Hyper::Momentum, m);
         self
     }
     /// Centered RMSprop (default off).
@@ -116,8 +126,10 @@ impl<F: Float> RmsProp<F> {
     }
     /// Weight decay: with [`RmsProp::pytorch`], PyTorch's L2 penalty added to the gradient;
     /// with the Keras presets, Keras' decoupled decay `p -= p wd lr` before the update.
+    /// Panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.weight_decay = wd;
+        self.weight_decay = checked("RmsProp", "weight_decay", Hyper::WeightDecay, wd);
         self
     }
     /// The formula followed.
@@ -146,8 +158,9 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
             b[0] >= F::ZERO && (!centered || b[1] * b[1] <= b[0])
         })
     }
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
-        self.state.next_step();
+        crate::begin_update("RmsProp", &mut self.state, store, grads);
         let f = F::from_f64;
         let (lr, rho, eps, m) = (f(self.lr), f(self.rho), f(self.eps), f(self.momentum));
         let (centered, has_momentum, flavor) = (self.centered, self.momentum > 0.0, self.flavor);
@@ -155,7 +168,7 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         if !centered && !has_momentum {
             // The common case (the presets' defaults), without branches in the loop so that
             // it vectorizes.
-            for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; 3]| {
+            for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; 3], _| {
                 each3(w, g, bufs, |w, g, v, _, _| {
                     *w -= *w * kd * lr;
                     let g = g + l2 * *w;
@@ -166,7 +179,7 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
             });
             return;
         }
-        for_each_param(&mut self.state, store, grads, |w, g, bufs| {
+        for_each_param(&mut self.state, store, grads, |w, g, bufs, _| {
             each3(w, g, bufs, |w, g, v, avg, buf| {
                 *w -= *w * kd * lr;
                 let g = g + l2 * *w;

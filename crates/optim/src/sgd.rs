@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Optimizer, Reference, State, StateError, each0, each1, for_each_param};
+use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each0, each1, for_each_param};
 
 /// SGD with momentum, Nesterov momentum and weight decay.
 ///
@@ -11,7 +11,7 @@ use crate::{Optimizer, Reference, State, StateError, each0, each1, for_each_para
 ///
 /// ```text
 /// g = grad + weight_decay * p
-/// b = g                                   (first step)
+/// b = g                                   (the parameter's first step)
 /// b = momentum * b + (1 - dampening) * g  (after)
 /// g = g + momentum * b   if nesterov, else   g = b      (when momentum > 0)
 /// p = p - lr * g
@@ -25,6 +25,11 @@ use crate::{Optimizer, Reference, State, StateError, each0, each1, for_each_para
 /// v = momentum * v - lr * g
 /// p = p + momentum * v - lr * g   if nesterov, else   p = p + v
 /// ```
+///
+/// Settings are checked where they are set, with PyTorch's ranges and words, except that
+/// momentum and dampening must be at most 1 (above, the velocity grows without bound).
+/// PyTorch's rule that Nesterov momentum needs a momentum and no dampening is checked at
+/// the first `update`, once every setting is known.
 ///
 /// ```
 /// use borel_optim::{Optimizer, Sgd};
@@ -49,7 +54,7 @@ impl<F: Float> Sgd<F> {
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         Sgd {
-            lr: crate::checked_lr("Sgd::new", lr),
+            lr: checked("Sgd", "new", Hyper::LearningRate, lr),
             momentum: 0.0,
             dampening: 0.0,
             nesterov: false,
@@ -73,41 +78,57 @@ impl<F: Float> Sgd<F> {
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = crate::checked_lr("Sgd::lr", lr);
+        self.lr = checked("Sgd", "lr", Hyper::LearningRate, lr);
         self
     }
-    /// Momentum factor (default 0).
+    /// Momentum factor (default 0); panics unless it is in [0, 1].
+    #[track_caller]
     pub fn momentum(mut self, m: f64) -> Self {
-        self.momentum = m;
+        self.momentum = checked("Sgd", "momentum", Hyper::Momentum, m);
         self
     }
-    /// Dampening of the momentum (default 0; PyTorch's formula only: Keras' SGD has none, so
-    /// a nonzero value on [`Sgd::keras`] panics).
+    /// Dampening of the momentum (default 0); panics unless it is in [0, 1]. PyTorch's
+    /// formula only: Keras' SGD has none, so a nonzero value on [`Sgd::keras`] panics.
     #[track_caller]
     pub fn dampening(mut self, d: f64) -> Self {
+        self.dampening = checked("Sgd", "dampening", Hyper::Dampening, d);
         if d != 0.0 && self.reference == Reference::Keras {
             panic!("Sgd::dampening: Keras' SGD has no dampening (use Sgd::new or Sgd::pytorch)");
         }
-        self.dampening = d;
         self
     }
-    /// Nesterov momentum (default off).
+    /// Nesterov momentum (default off). With PyTorch's formula it needs a momentum and no
+    /// dampening, as in PyTorch; the first `update` panics otherwise.
     pub fn nesterov(mut self, on: bool) -> Self {
         self.nesterov = on;
         self
     }
     /// Weight decay (default 0): PyTorch's L2 penalty added to the gradient, or with
-    /// [`Sgd::keras`] Keras' decoupled decay.
+    /// [`Sgd::keras`] Keras' decoupled decay. Panics unless it is finite and >= 0.
+    #[track_caller]
     pub fn weight_decay(mut self, wd: f64) -> Self {
-        self.weight_decay = wd;
+        self.weight_decay = checked("Sgd", "weight_decay", Hyper::WeightDecay, wd);
         self
+    }
+
+    /// PyTorch's rule for Nesterov momentum (Keras' SGD has no dampening, and with no
+    /// momentum its Nesterov step is the plain one).
+    #[track_caller]
+    fn check_nesterov(&self) {
+        let pytorch = self.reference == Reference::PyTorch;
+        if pytorch && self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            panic!(
+                "Sgd::update: Nesterov momentum requires a momentum and zero dampening (momentum {:?}, dampening {:?})",
+                self.momentum, self.dampening
+            );
+        }
     }
 
     fn update_keras(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         let f = F::from_f64;
         let (lr, m, wd, nesterov) = (f(self.lr), f(self.momentum), f(self.weight_decay), self.nesterov);
         if self.momentum == 0.0 {
-            for_each_param(&mut self.state, store, grads, |w, g, []| {
+            for_each_param(&mut self.state, store, grads, |w, g, [], _| {
                 each0(w, g, |w, g| {
                     *w -= *w * wd * lr;
                     *w -= g * lr;
@@ -115,7 +136,7 @@ impl<F: Float> Sgd<F> {
             });
             return;
         }
-        for_each_param(&mut self.state, store, grads, |w, g, [v]| {
+        for_each_param(&mut self.state, store, grads, |w, g, [v], _| {
             each1(w, g, v, |w, g, v| {
                 *w -= *w * wd * lr;
                 *v = *v * m - g * lr;
@@ -130,9 +151,10 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         let count = usize::from(self.momentum != 0.0);
         crate::set_checked(&mut self.state, state, "Sgd", count, |_| true)
     }
+    #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
-        let first = self.state.step == 0;
-        self.state.next_step();
+        self.check_nesterov();
+        crate::begin_update("Sgd", &mut self.state, store, grads);
         if self.reference == Reference::Keras {
             return self.update_keras(store, grads);
         }
@@ -144,12 +166,14 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         );
         let nesterov = self.nesterov;
         if self.momentum == 0.0 {
-            for_each_param(&mut self.state, store, grads, |w, g, []| {
+            for_each_param(&mut self.state, store, grads, |w, g, [], _| {
                 each0(w, g, |w, g| *w -= lr * (g + wd * *w));
             });
             return;
         }
-        for_each_param(&mut self.state, store, grads, |w, g, [b]| {
+        for_each_param(&mut self.state, store, grads, |w, g, [b], t| {
+            // the buffer starts as the gradient at the parameter's first step
+            let first = t == 1;
             each1(w, g, b, |w, g, b| {
                 let g = g + wd * *w;
                 *b = if first { g } else { m * *b + (F::ONE - damp) * g };

@@ -8,10 +8,16 @@ use borel_autograd::io::FileError;
 use borel_autograd::{Float, ParamId, ParamStore, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-/// The step count and the buffers of every parameter, by [`ParamId`].
+/// The step count, and the buffers and step count of every parameter, by [`ParamId`].
+///
+/// `step` counts updates; each parameter counts the updates that had a gradient for it
+/// ([`State::param_step`], PyTorch's per-parameter `state["step"]`): a parameter the loss
+/// did not reach is left as it was, buffers and count.
 ///
 /// Saved as safetensors with the store's names: buffer `i` of parameter `p` is the tensor
-/// `p/i`; the step count is in the header's metadata under `step`.
+/// `p/i`; the step count is in the header's metadata under `step`, and a parameter's under
+/// `step/p` (state saved before parameters had counts of their own gives each parameter
+/// with buffers the whole count).
 ///
 /// ```
 /// use borel_autograd::{ParamStore, Tape, Tensor};
@@ -28,11 +34,28 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 /// resumed.set_state(State::load(&path, &store).unwrap()).unwrap();
 /// assert_eq!(resumed.state(), opt.state());
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct State<F: Float> {
     /// Completed steps.
     pub step: u64,
     slots: Vec<Vec<Tensor<F>>>,
+    /// The steps each parameter took, by index (missing: none).
+    steps: Vec<u64>,
+}
+
+/// Equal when the counts and buffers are: a parameter that took no step equals one that
+/// is not listed.
+impl<F: Float> PartialEq for State<F> {
+    fn eq(&self, other: &Self) -> bool {
+        let n = self
+            .slots
+            .len()
+            .max(other.slots.len())
+            .max(self.steps.len())
+            .max(other.steps.len());
+        let same = |i: usize| self.slot(i) == other.slot(i) && self.steps_at(i) == other.steps_at(i);
+        self.step == other.step && (0..n).all(same)
+    }
 }
 
 /// What went wrong saving or loading optimizer state.
@@ -92,9 +115,49 @@ impl<F: Float> State<F> {
         self.step
     }
 
+    /// The buffers of the parameter at index `i` (none if it has none).
+    fn slot(&self, i: usize) -> &[Tensor<F>] {
+        self.slots.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// The steps of the parameter at index `i`.
+    fn steps_at(&self, i: usize) -> u64 {
+        self.steps.get(i).copied().unwrap_or(0)
+    }
+
+    /// Counts one more step of parameter `id` (it had a gradient); returns its count.
+    pub(crate) fn next_param_step(&mut self, id: ParamId) -> u64 {
+        let i = id.index();
+        if self.steps.len() <= i {
+            self.steps.resize(i + 1, 0);
+        }
+        self.steps[i] = self.steps[i].saturating_add(1);
+        self.steps[i]
+    }
+
+    /// The steps parameter `id` took: the updates that had a gradient for it (PyTorch's
+    /// per-parameter `state["step"]`, which its bias corrections and decays use).
+    ///
+    /// ```
+    /// use borel_autograd::{ParamGrads, ParamStore, Tensor};
+    /// use borel_optim::{Adam, Optimizer};
+    /// let mut store = ParamStore::new();
+    /// let used = store.add("used", Tensor::from_vec(vec![1.0f32], &[1]), true);
+    /// let unused = store.add("unused", Tensor::from_vec(vec![2.0f32], &[1]), true);
+    /// let mut opt = Adam::new(0.1);
+    /// let mut grads = ParamGrads::new(&store);
+    /// grads.insert(used, Tensor::from_vec(vec![0.5], &[1]));
+    /// opt.update(&mut store, &grads);
+    /// assert_eq!((opt.state().param_step(used), opt.state().param_step(unused)), (1, 0));
+    /// assert_eq!(store.get(unused).data(), &[2.0]);
+    /// ```
+    pub fn param_step(&self, id: ParamId) -> u64 {
+        self.steps_at(id.index())
+    }
+
     /// The buffers kept for `id`, if any.
     pub fn get(&self, id: ParamId) -> Option<&[Tensor<F>]> {
-        self.slots.get(id.index()).map(Vec::as_slice).filter(|b| !b.is_empty())
+        Some(self.slot(id.index())).filter(|b| !b.is_empty())
     }
 
     /// The state as safetensors bytes, buffers named after `store`'s parameters.
@@ -112,10 +175,13 @@ impl<F: Float> State<F> {
                 (n.clone(), view)
             })
             .collect();
-        let meta = HashMap::from([
+        let mut meta = HashMap::from([
             ("step".to_string(), self.step.to_string()),
             ("dtype".to_string(), F::NAME.to_string()),
         ]);
+        for id in store.ids().filter(|&id| self.param_step(id) > 0) {
+            meta.insert(format!("step/{}", store.name(id)), self.param_step(id).to_string());
+        }
         safetensors::serialize(views, Some(meta)).expect("valid views serialize")
     }
 
@@ -123,6 +189,13 @@ impl<F: Float> State<F> {
     /// whose values at each element pass `ok`.
     pub(crate) fn check_fits(&self, name: &str, count: usize, ok: impl Fn(&[F]) -> bool) -> Result<(), StateError> {
         let mismatch = |message: String| Err(StateError::Mismatch { message });
+        let bare = (0..self.steps.len()).find(|&i| self.steps[i] > 0 && self.slot(i).is_empty());
+        if let Some(i) = bare.filter(|_| count > 0) {
+            return mismatch(format!(
+                "parameter #{i} took {} steps without buffers, {name} keeps {count}",
+                self.steps[i]
+            ));
+        }
         for (i, b) in self.slots.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
             if b.len() != count {
                 return mismatch(format!("parameter #{i} has {} buffers, {name} keeps {count}", b.len()));
@@ -180,7 +253,8 @@ impl<F: Float> State<F> {
         if counts.windows(2).any(|w| w[0] != w[1]) {
             return Err(bad("parameters have different numbers of buffers".into()));
         }
-        Ok(State { step, slots })
+        let steps = param_steps(&info, step, &slots, store).map_err(bad)?;
+        Ok(State { step, slots, steps })
     }
 
     /// Writes the state to `path` atomically, buffers named after `store`'s parameters.
@@ -204,6 +278,42 @@ impl<F: Float> State<F> {
             source,
         })?;
         Self::from_bytes(&bytes, path, store)
+    }
+}
+
+/// Every parameter's step count from the metadata's `step/<name>` entries: each names a
+/// parameter of `store` and is at most the whole count `step`. Without any such entry (state
+/// saved before parameters had counts of their own), a parameter with buffers took `step`;
+/// with them, a parameter with buffers must have one.
+fn param_steps<F: Float>(
+    info: &HashMap<String, String>,
+    step: u64,
+    slots: &[Vec<Tensor<F>>],
+    store: &ParamStore<F>,
+) -> Result<Vec<u64>, String> {
+    let mut entries: Vec<(&str, &String)> = info
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("step/")?, v)))
+        .collect();
+    if entries.is_empty() {
+        return Ok(slots.iter().map(|b| if b.is_empty() { 0 } else { step }).collect());
+    }
+    entries.sort();
+    let mut steps = vec![0; store.len()];
+    for (name, count) in entries {
+        let id = store
+            .find(name)
+            .ok_or_else(|| format!("step count 'step/{name}' is for '{name}', which the model does not have"))?;
+        steps[id.index()] = count
+            .parse()
+            .ok()
+            .filter(|&n| n <= step)
+            .ok_or_else(|| format!("step count of '{name}' is '{count}', not a count of at most {step} steps"))?;
+    }
+    let names = store.names();
+    match (0..slots.len()).find(|&i| steps[i] == 0 && !slots[i].is_empty()) {
+        Some(i) => Err(format!("'{}' has buffers but no step count", names[i])),
+        None => Ok(steps),
     }
 }
 

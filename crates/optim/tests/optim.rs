@@ -331,46 +331,26 @@ fn corrupt_state_file_is_a_typed_error() {
 
 #[test]
 fn schedules_follow_their_formulas() {
-    assert_eq!(
-        StepLr {
-            step_size: 3,
-            gamma: 0.1
-        }
-        .lr(2, 1.0),
-        1.0
-    );
-    assert!(
-        (StepLr {
-            step_size: 3,
-            gamma: 0.1
-        }
-        .lr(3, 1.0)
-            - 0.1)
-            .abs()
-            < 1e-15
-    );
-    assert!((ExponentialLr { gamma: 0.9 }.lr(2, 2.0) - 1.62).abs() < 1e-12);
-    let c = Cosine {
-        total: 110,
-        warmup: 10,
-        min_lr: 0.0,
-    };
+    assert_eq!(StepLr::new(3, 0.1).lr(2, 1.0), 1.0);
+    assert!((StepLr::new(3, 0.1).lr(3, 1.0) - 0.1).abs() < 1e-15);
+    assert!((ExponentialLr::new(0.9).lr(2, 2.0) - 1.62).abs() < 1e-12);
+    let c = Cosine::new(110).warmup(10);
     assert!((c.lr(0, 1.0) - 0.1).abs() < 1e-12);
     assert!((c.lr(9, 1.0) - 1.0).abs() < 1e-12);
     assert!((c.lr(10, 1.0) - 1.0).abs() < 1e-12);
     assert!((c.lr(60, 1.0) - 0.5).abs() < 1e-12);
     assert!(c.lr(110, 1.0).abs() < 1e-12);
-    let mut r = ReduceOnPlateau::new(0.1, 1);
-    r.min_lr = 0.05;
+    let mut r = ReduceOnPlateau::new(0.1, 1).min_lr(0.05);
     assert_eq!(r.observe(1.0, 1.0), 1.0);
     assert!((r.observe(1.0, 1.0) - 0.1).abs() < 1e-15);
     assert_eq!(r.observe(2.0, 0.1), 0.05);
 }
 
-/// Gradients `values` for a store of one parameter per value.
+/// Gradients `values` for a store of one parameter per value, and one more parameter
+/// (the last id) without a gradient, as one the loss did not reach.
 fn grads_of<F: borel_autograd::Float>(values: Vec<Tensor<F>>) -> (ParamGrads<F>, Vec<ParamId>) {
     let mut store = ParamStore::new();
-    let ids: Vec<ParamId> = values
+    let mut ids: Vec<ParamId> = values
         .iter()
         .enumerate()
         .map(|(i, v)| store.add(&format!("p{i}"), Tensor::zeros(v.shape()), true))
@@ -379,6 +359,7 @@ fn grads_of<F: borel_autograd::Float>(values: Vec<Tensor<F>>) -> (ParamGrads<F>,
     for (&id, v) in ids.iter().zip(values) {
         grads.insert(id, v);
     }
+    ids.push(store.add("missing", Tensor::zeros(&[3]), true));
     (grads, ids)
 }
 
@@ -391,6 +372,7 @@ fn clipping_by_value_and_global_norm() {
     clip_by_value(&mut g, 1.0);
     assert_eq!(g[ids[0]].data(), &[-1.0, 0.5]);
     assert_eq!(g[ids[1]].data(), &[1.0]);
+    assert!(g.get(ids[2]).is_none(), "clipping made an entry");
     let (mut g, ids) = grads_of(vec![
         Tensor::from_vec(vec![3.0f64], &[1]),
         Tensor::from_vec(vec![4.0f64], &[1]),
@@ -400,4 +382,7 @@ fn clipping_by_value_and_global_norm() {
     clip_by_global_norm(&mut g, 1.0);
     let n = (g[ids[0]].data()[0].powi(2) + g[ids[1]].data()[0].powi(2)).sqrt();
     assert!((n - 1.0).abs() < 1e-6);
+    // the parameter without a gradient counts for nothing in the norm and gets no entry
+    assert!(g.get(ids[2]).is_none());
+    assert_eq!((g.iter().count(), g.first_non_finite()), (2, None));
 }
