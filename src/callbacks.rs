@@ -1,4 +1,5 @@
-//! Callbacks run by `fit` at the end of each epoch: early stopping, checkpoints, a closure.
+//! Callbacks run by `fit` at the end of each epoch: early stopping, checkpoints (of the
+//! weights, or of the whole training state to resume from), a closure.
 //!
 //! A non-finite loss needs no callback: `fit` itself stops with
 //! [`crate::FitError::NonFiniteLoss`], keeping the parameters of the last good step.
@@ -19,6 +20,31 @@ pub enum Control {
     Stop,
 }
 
+/// What a callback carries from one epoch to the next, kept in a training checkpoint so that
+/// a resumed `fit` hands it back (early stopping's best value and wait count): named numbers,
+/// saved exactly, and named tensors.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallbackState<F: Float> {
+    /// The kind of callback that keeps it (`"EarlyStopping"`); a resumed `fit` gives it back
+    /// only to a callback of the same kind at the same place among those keeping state.
+    pub kind: String,
+    /// Numbers by name (names of letters, digits, `_` and `-`).
+    pub numbers: Vec<(String, f64)>,
+    /// Tensors by name.
+    pub tensors: Vec<(String, Tensor<F>)>,
+}
+
+impl<F: Float> CallbackState<F> {
+    /// The number named `name`, or an error saying it is missing.
+    pub fn number(&self, name: &str) -> Result<f64, String> {
+        self.numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, v)| v)
+            .ok_or_else(|| format!("{}: no value for '{name}'", self.kind))
+    }
+}
+
 /// Something `fit` calls at the end of every epoch, with the epoch's metrics and the
 /// parameters.
 pub trait Callback<F: Float> {
@@ -27,6 +53,22 @@ pub trait Callback<F: Float> {
     /// Called once when training ends (normally or stopped).
     fn on_train_end(&mut self, _store: &mut ParamStore<F>) -> Result<(), FitError> {
         Ok(())
+    }
+    /// What this callback must remember for a resumed run to continue it, or `None` when it
+    /// keeps nothing (the default). Called after `on_epoch_end` when a training checkpoint
+    /// is written.
+    fn state(&self, _store: &ParamStore<F>) -> Option<CallbackState<F>> {
+        None
+    }
+    /// Takes back what [`Callback::state`] gave, when `fit` resumes; an error message when
+    /// it does not fit (the resume is then refused).
+    fn set_state(&mut self, _state: CallbackState<F>, _store: &ParamStore<F>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Where `fit` should write a training checkpoint now that every callback has seen this
+    /// epoch, if anywhere: [`Checkpoint::resumable`] asks here.
+    fn training_checkpoint_due(&mut self) -> Option<PathBuf> {
+        None
     }
 }
 
@@ -112,16 +154,90 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
         }
         Ok(())
     }
+    fn state(&self, store: &ParamStore<F>) -> Option<CallbackState<F>> {
+        let names = store.names();
+        let best = self.best_weights.iter().flatten().zip(names);
+        Some(CallbackState {
+            kind: "EarlyStopping".into(),
+            numbers: vec![
+                ("best".into(), self.best),
+                ("wait".into(), self.wait as f64),
+                ("best_epoch".into(), self.best_epoch as f64),
+                ("restore_best".into(), f64::from(u8::from(self.restore_best))),
+            ],
+            tensors: best.map(|(t, name)| (format!("best/{name}"), t.clone())).collect(),
+        })
+    }
+    fn set_state(&mut self, state: CallbackState<F>, store: &ParamStore<F>) -> Result<(), String> {
+        if state.number("restore_best")? != f64::from(u8::from(self.restore_best)) {
+            return Err("EarlyStopping: restore_best_weights differs from the checkpoint's".into());
+        }
+        let (best, wait, best_epoch) = (
+            state.number("best")?,
+            state.number("wait")?,
+            state.number("best_epoch")?,
+        );
+        let best_weights = if state.tensors.is_empty() {
+            None
+        } else {
+            Some(weights_by_name(state.tensors, "best/", store)?)
+        };
+        (self.best, self.wait, self.best_epoch) = (best, count(wait)?, count(best_epoch)?);
+        self.best_weights = best_weights;
+        Ok(())
+    }
+}
+
+/// A count saved as a number: a whole number that fits `usize`.
+fn count(v: f64) -> Result<usize, String> {
+    if v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) {
+        Ok(v as usize)
+    } else {
+        Err(format!("{v} is not a count"))
+    }
+}
+
+/// One tensor per parameter of `store`, in its order, from `tensors` named `{prefix}{name}`
+/// with the parameter's shape; none left over.
+fn weights_by_name<F: Float>(
+    mut tensors: Vec<(String, Tensor<F>)>,
+    prefix: &str,
+    store: &ParamStore<F>,
+) -> Result<Vec<Tensor<F>>, String> {
+    let mut values = Vec::with_capacity(store.len());
+    for (_, name, current) in store.iter() {
+        let key = format!("{prefix}{name}");
+        let at = tensors.iter().position(|(n, _)| *n == key);
+        let t = at
+            .map(|i| tensors.swap_remove(i).1)
+            .ok_or(format!("no tensor '{key}'"))?;
+        if t.shape() != current.shape() {
+            return Err(format!(
+                "tensor '{key}' has shape {:?}, the parameter has {:?}",
+                t.shape(),
+                current.shape()
+            ));
+        }
+        values.push(t);
+    }
+    match tensors.first() {
+        Some((extra, _)) => Err(format!("tensor '{extra}' is for no parameter of the model")),
+        None => Ok(values),
+    }
 }
 
 /// Writes the weights to `path` (safetensors, atomically): every `every` epochs, or, with
-/// [`Checkpoint::best_only`], whenever the monitored loss improves.
+/// [`Checkpoint::best_only`], whenever the monitored loss improves, as Keras' `ModelCheckpoint`
+/// with `save_weights_only`. With [`Checkpoint::resumable`] it writes a training checkpoint
+/// instead, which [`FitOptions::resume_from`](crate::FitOptions::resume_from) continues.
 pub struct Checkpoint {
     path: PathBuf,
     every: usize,
     best_only: Option<Monitor>,
     best: f64,
-    /// Epochs at which a file was written.
+    resumable: bool,
+    due: bool,
+    /// Epochs at which this callback wrote its file during this call to `fit`.
     pub saved_at: Vec<usize>,
 }
 
@@ -133,6 +249,8 @@ impl Checkpoint {
             every: every.max(1),
             best_only: None,
             best: f64::INFINITY,
+            resumable: false,
+            due: false,
             saved_at: vec![],
         }
     }
@@ -142,6 +260,27 @@ impl Checkpoint {
             best_only: Some(monitor),
             ..Self::every(path, 1)
         }
+    }
+    /// Writes the whole training state instead of the weights alone, what a PyTorch user
+    /// saves as `{model, optimizer, epoch}` and more: the weights, the optimizer's state and
+    /// learning rate, the epoch, the shuffling's progress, the schedule's and
+    /// reduce-on-plateau's progress, the history so far and the state of every callback
+    /// (early stopping's best value, wait count and best weights; this checkpoint's best).
+    /// One safetensors file, written atomically once all callbacks have seen the epoch: the
+    /// weights are tensors `weights/{name}` that any safetensors reader opens. Resume with
+    /// [`FitOptions::resume_from`](crate::FitOptions::resume_from).
+    ///
+    /// ```
+    /// use borel::prelude::*;
+    /// let path = std::env::temp_dir().join("borel_doc_resumable.ckpt");
+    /// let opts = FitOptions::<f32>::new().epochs(1000).callback(Checkpoint::every(&path, 10).resumable());
+    /// // after a crash: the same options, plus
+    /// let opts = if path.exists() { opts.resume_from(&path) } else { opts };
+    /// # let _ = opts;
+    /// ```
+    pub fn resumable(mut self) -> Self {
+        self.resumable = true;
+        self
     }
 }
 
@@ -158,11 +297,29 @@ impl<F: Float> Callback<F> for Checkpoint {
             }
             None => log.epoch % self.every == 0,
         };
-        if save {
+        if save && self.resumable {
+            self.due = true;
+        } else if save {
             store.save(&self.path, Layout::Borel)?;
+        }
+        if save {
             self.saved_at.push(log.epoch);
         }
         Ok(Control::Continue)
+    }
+    fn state(&self, _store: &ParamStore<F>) -> Option<CallbackState<F>> {
+        Some(CallbackState {
+            kind: "Checkpoint".into(),
+            numbers: vec![("best".into(), self.best)],
+            tensors: vec![],
+        })
+    }
+    fn set_state(&mut self, state: CallbackState<F>, _store: &ParamStore<F>) -> Result<(), String> {
+        self.best = state.number("best")?;
+        Ok(())
+    }
+    fn training_checkpoint_due(&mut self) -> Option<PathBuf> {
+        std::mem::take(&mut self.due).then(|| self.path.clone())
     }
 }
 

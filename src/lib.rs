@@ -36,7 +36,7 @@ pub use borel_nn as nn;
 pub use borel_optim as optim;
 
 pub use borel_autograd::{GradStore, Tape, Tensor, Var, gradcheck, gradgradcheck};
-pub use model::{EpochLog, FitError, FitOptions, History, Metric, Model, Scores, StoreMismatch};
+pub use model::{EpochLog, FitError, FitOptions, History, Metric, Model, ResumeError, Scores, StoreMismatch};
 pub use rand;
 
 /// The names most programs use.

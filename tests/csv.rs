@@ -66,6 +66,34 @@ fn a_byte_order_mark_is_skipped_and_crlf_lines_read() {
 }
 
 #[test]
+fn cr_lf_and_crlf_line_endings_all_end_lines() {
+    // Classic Mac OS wrote a lone CR; before, such a file was one long line: "no data rows".
+    for (name, ending) in [("cr.csv", "\r"), ("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+        let text = ["a,b", "1,2", "3,4", "5,6", ""].join(ending);
+        let path = scratch(name, text.as_bytes());
+        let (x, y) = load_csv::<f32>(&path, &[0], &[1], true).unwrap();
+        assert_eq!(
+            (x.data(), y.data()),
+            ([1.0, 3.0, 5.0].as_slice(), [2.0, 4.0, 6.0].as_slice())
+        );
+        // errors still name the right line
+        let path = scratch(name, ["1,2", "3,4", "5,x"].join(ending).as_bytes());
+        let err = load_csv::<f32>(&path, &[0], &[1], false).unwrap_err();
+        assert!(
+            matches!(err, CsvError::BadValue { line: 3, column: 2, .. }),
+            "{name}: {err}"
+        );
+    }
+    // mixed in one file; a blank CR line is skipped, line numbers count every ending
+    let path = scratch("mixed.csv", b"1,2\r3,4\r\n\r5,6\n7,x");
+    let err = load_csv::<f64>(&path, &[0], &[1], false).unwrap_err();
+    assert!(matches!(err, CsvError::BadValue { line: 5, column: 2, .. }), "{err}");
+    let path = scratch("mixed-ok.csv", b"1,2\r3,4\r\n\r5,6\n");
+    let (x, _) = load_csv::<f64>(&path, &[0], &[1], false).unwrap();
+    assert_eq!(x.data(), [1.0, 3.0, 5.0]);
+}
+
+#[test]
 fn invalid_utf8_names_line_column_and_byte() {
     // "café" in Latin-1 in the second field of line 3
     let path = scratch("latin1.csv", b"a,b\n1,2\n3,caf\xe9\n");

@@ -354,3 +354,102 @@ fn a_trained_model_moves_to_another_thread() {
     let there = std::thread::spawn(move || m.predict(&x).unwrap()).join().unwrap();
     assert_eq!(here, there);
 }
+
+#[test]
+fn predict_from_8_threads_gives_the_bytes_of_serial_calls() {
+    let (x, y) = data(64);
+    let mut m = small_model(10);
+    m.fit(&x, &y, FitOptions::new().epochs(3).batch_size(8)).unwrap();
+    // more rows than one inference chunk (1024), so that every call runs several passes
+    let big = Tensor::<f32>::from_fn(&[2500, 2], |i| ((i * 7919 % 4001) as f32 / 2000.0) - 1.0);
+    let inputs = [x, big];
+    let serial: Vec<Vec<u8>> = inputs.iter().map(|x| m.predict(x).unwrap().to_le_bytes()).collect();
+    let model = &m;
+    let from_threads: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let inputs = &inputs;
+                s.spawn(move || {
+                    // each thread in its own order, three rounds, to interleave with the others
+                    (0..3 * inputs.len())
+                        .map(|k| model.predict(&inputs[(k + t) % inputs.len()]).unwrap().to_le_bytes())
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (t, outputs) in from_threads.iter().enumerate() {
+        for (k, bytes) in outputs.iter().enumerate() {
+            assert_eq!(bytes, &serial[(k + t) % 2], "thread {t}, call {k}");
+        }
+    }
+}
+
+#[test]
+fn a_validation_split_that_leaves_an_empty_part_is_refused_before_training() {
+    let (x, y) = data(10);
+    let mut m = small_model(11);
+    let before = m.store().snapshot();
+    // 4% of 10 rows rounds to 0 validation rows; 96% to 10, leaving none for training
+    for (fraction, train, validation) in [(0.04, 10, 0), (0.96, 0, 10)] {
+        let opts = FitOptions::new().epochs(2).batch_size(4).validation_split(fraction);
+        let err = m.fit(&x, &y, opts).unwrap_err();
+        assert!(
+            matches!(err, FitError::EmptySplit { samples: 10, train: t, validation: v, .. } if (t, v) == (train, validation)),
+            "{err}"
+        );
+        assert_eq!(m.store().snapshot(), before, "weights changed before the error");
+        assert_eq!(
+            m.optimizer().unwrap().state().step,
+            0,
+            "a step was taken before the error"
+        );
+    }
+    let err = m.fit(&x, &y, FitOptions::new().validation_split(0.04)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "validation_split 0.04 of 10 samples leaves 10 for training and 0 for validation; each needs at least 1"
+    );
+}
+
+/// A schedule that gives `bad` from the third epoch on (index 2).
+struct BreaksAtEpoch3(f64);
+
+impl borel::optim::schedule::Schedule for BreaksAtEpoch3 {
+    fn lr(&self, t: usize, base: f64) -> f64 {
+        if t >= 2 { self.0 } else { base * 0.5 }
+    }
+}
+
+#[test]
+fn a_schedule_giving_a_bad_rate_is_a_typed_error_and_keeps_the_weights() {
+    let (x, y) = data(32);
+    let mut good = small_model(12);
+    good.fit(
+        &x,
+        &y,
+        FitOptions::new().epochs(2).batch_size(8).schedule(BreaksAtEpoch3(0.01)),
+    )
+    .unwrap();
+    for bad in [-0.1, f64::NAN, f64::INFINITY] {
+        let mut m = small_model(12);
+        let opts = FitOptions::new().epochs(5).batch_size(8).schedule(BreaksAtEpoch3(bad));
+        let err = m.fit(&x, &y, opts).unwrap_err();
+        let FitError::BadRate { from, epoch, rate } = &err else {
+            panic!("expected BadRate, got {err}")
+        };
+        assert_eq!((*from, *epoch), ("schedule", 3), "{err}");
+        assert!(rate.to_bits() == bad.to_bits(), "{err}");
+        assert_eq!(
+            m.store().snapshot(),
+            good.store().snapshot(),
+            "the weights after epoch 2"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("the schedule gave learning rate {bad} for epoch 3")),
+            "{err}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! A Keras-style [`Model`]: `compile`, `fit`, `evaluate`, `predict`.
 
 mod options;
+mod resume;
 mod train;
 
 use borel_autograd::{Float, Tape, Tensor};
@@ -9,6 +10,7 @@ use borel_optim::Optimizer;
 
 use crate::data::take_rows;
 pub use options::{EpochLog, FitError, FitOptions, History, Scores};
+pub use resume::ResumeError;
 
 /// A metric `fit` and `evaluate` report besides the loss (Keras' `metrics=[...]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct Model<F: Float, M: Module<F>> {
     store: ParamStore<F>,
     loss: Option<Loss>,
     optimizer: Option<Box<dyn Optimizer<F>>>,
+    /// The optimizer's type (`Adam`), which a training checkpoint must match.
+    optimizer_kind: &'static str,
     accuracy: bool,
 }
 
@@ -127,15 +131,17 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             store,
             loss: None,
             optimizer: None,
+            optimizer_kind: "",
             accuracy: false,
         })
     }
 
     /// Sets the loss and the optimizer (Keras' `compile`); chain [`Model::metrics`] to report
     /// more than the loss.
-    pub fn compile(&mut self, loss: Loss, optimizer: impl Optimizer<F> + 'static) -> &mut Self {
+    pub fn compile<O: Optimizer<F> + 'static>(&mut self, loss: Loss, optimizer: O) -> &mut Self {
         self.loss = Some(loss);
         self.optimizer = Some(Box::new(optimizer));
+        self.optimizer_kind = resume::short_type_name::<O>();
         self
     }
 

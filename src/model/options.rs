@@ -1,11 +1,14 @@
 //! What `fit` is told ([`FitOptions`]), what it reports ([`History`]) and how it fails
 //! ([`FitError`]).
 
+use std::path::PathBuf;
+
 use borel_autograd::{Float, Tensor};
 use borel_nn::FileError;
 use borel_optim::schedule::{ReduceOnPlateau, Schedule};
 
 use crate::callbacks::Callback;
+use crate::model::resume::ResumeError;
 
 /// What can go wrong in `fit`, `evaluate` and `predict`: all of it comes from the data or the
 /// training run, so it is returned, never panicked.
@@ -22,6 +25,20 @@ pub enum FitError {
     /// There is nothing to train on.
     #[error("the dataset is empty{0}")]
     Empty(&'static str),
+    /// `validation_split` leaves no sample for training or none for validation.
+    #[error(
+        "validation_split {fraction} of {samples} samples leaves {train} for training and {validation} for validation; each needs at least 1"
+    )]
+    EmptySplit {
+        /// The fraction asked for.
+        fraction: f64,
+        /// Samples in x.
+        samples: usize,
+        /// Samples left for training.
+        train: usize,
+        /// Samples held out for validation.
+        validation: usize,
+    },
     /// A batch size of zero.
     #[error("batch size must be at least 1")]
     ZeroBatch,
@@ -90,6 +107,23 @@ pub enum FitError {
         /// 1-based batch within the epoch.
         batch: usize,
     },
+    /// A learning-rate schedule or reduce-on-plateau gave a rate that is negative or not
+    /// finite; the parameters are those of the last step, taken at the rate before.
+    #[error(
+        "the {from} gave learning rate {rate} for epoch {epoch}; a rate must be finite and >= 0 (parameters are kept from the last step)"
+    )]
+    BadRate {
+        /// "schedule" or "reduce_on_plateau".
+        from: &'static str,
+        /// 1-based epoch the rate was for.
+        epoch: usize,
+        /// The rate given.
+        rate: f64,
+    },
+    /// [`FitOptions::resume_from`] named a file that is not a training checkpoint of this
+    /// model, its optimizer and this run; the model is unchanged.
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
     /// `fit` before `compile`.
     #[error("the model is not compiled: call compile(loss, optimizer) first")]
     NotCompiled,
@@ -119,6 +153,7 @@ pub struct FitOptions<F: Float> {
     pub(crate) callbacks: Vec<Box<dyn Callback<F>>>,
     pub(crate) schedule: Option<Box<dyn Schedule>>,
     pub(crate) reduce_on_plateau: Option<ReduceOnPlateau>,
+    pub(crate) resume_from: Option<PathBuf>,
 }
 
 impl<F: Float> Default for FitOptions<F> {
@@ -134,6 +169,7 @@ impl<F: Float> Default for FitOptions<F> {
             callbacks: Vec::new(),
             schedule: None,
             reduce_on_plateau: None,
+            resume_from: None,
         }
     }
 }
@@ -198,6 +234,47 @@ impl<F: Float> FitOptions<F> {
     /// loss) stops improving. Its reductions multiply whatever `schedule` gives.
     pub fn reduce_on_plateau(mut self, r: ReduceOnPlateau) -> Self {
         self.reduce_on_plateau = Some(r);
+        self
+    }
+
+    /// Continues the run saved in a training checkpoint (written by
+    /// [`Checkpoint::resumable`](crate::callbacks::Checkpoint::resumable)) exactly where it
+    /// stopped: the weights, the optimizer's state and learning rate, the epoch, the
+    /// shuffling, the schedule's and reduce-on-plateau's progress, the history so far and
+    /// the callbacks' state (early stopping's best and wait) come from the file, so the
+    /// resumed run ends bit for bit as the uninterrupted one would have (the epochs'
+    /// `seconds` aside). `epochs` counts from the run's start, as Keras' `initial_epoch`:
+    /// `epochs(100)` resumed at epoch 60 trains 40 more.
+    ///
+    /// The checkpoint must fit: the model's parameters (names and shapes), the optimizer's
+    /// type, the number of training samples, `batch_size`, `shuffle`, `seed`, whether
+    /// reduce-on-plateau is used, and the kinds of the callbacks that keep state, in order.
+    /// Otherwise `fit` returns [`FitError::Resume`] naming what differs and changes nothing.
+    /// A missing file is an error too: check that it exists to start afresh.
+    ///
+    /// ```
+    /// use borel::prelude::*;
+    /// let path = std::env::temp_dir().join("borel_doc_resume.ckpt");
+    /// let (x, y) = (Tensor::<f32>::ones(&[8, 2]), Tensor::<f32>::zeros(&[8, 1]));
+    /// let model = || {
+    ///     let mut store = ParamStore::new();
+    ///     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
+    ///     let mut m = Model::new(net, store).unwrap();
+    ///     m.compile(Loss::Mse, Adam::new(0.1));
+    ///     m
+    /// };
+    /// let opts = || FitOptions::new().batch_size(4).callback(Checkpoint::every(&path, 1).resumable());
+    /// let mut whole = model();
+    /// let full = whole.fit(&x, &y, opts().epochs(6)).unwrap();
+    /// let mut first = model();
+    /// first.fit(&x, &y, opts().epochs(4)).unwrap(); // as if killed after epoch 4
+    /// let mut resumed = model();
+    /// let rest = resumed.fit(&x, &y, opts().epochs(6).resume_from(&path)).unwrap();
+    /// assert_eq!(rest.loss(), full.loss());
+    /// assert_eq!(resumed.store().snapshot(), whole.store().snapshot());
+    /// ```
+    pub fn resume_from(mut self, path: impl Into<PathBuf>) -> Self {
+        self.resume_from = Some(path.into());
         self
     }
 

@@ -11,6 +11,7 @@ use super::{Model, correct};
 use crate::callbacks::Control;
 use crate::data::{DataLoader, Epoch, split_last};
 use crate::model::options::{EpochLog, FitError, FitOptions, History};
+use crate::model::resume::RunState;
 
 type Pair<F> = (Tensor<F>, Tensor<F>);
 
@@ -72,6 +73,16 @@ impl Progress {
     }
 }
 
+/// `rate` if an optimizer can take it (finite, >= 0), else the error naming where it came
+/// from and the epoch it was for.
+fn usable_rate(from: &'static str, epoch: usize, rate: f64) -> Result<f64, FitError> {
+    if rate.is_finite() && rate >= 0.0 {
+        Ok(rate)
+    } else {
+        Err(FitError::BadRate { from, epoch, rate })
+    }
+}
+
 /// The op NaN tracing caught on `tape` in this step, as an error.
 fn traced<F: Float>(tape: &Tape<F>, epoch: usize, batch: usize) -> Result<(), FitError> {
     match tape.take_non_finite() {
@@ -93,40 +104,36 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// infinity `fit` returns the error naming the epoch, the batch and the parameter, and the
     /// parameters are those of the last finite step. A parameter the loss does not reach has
     /// no gradient: the optimizer leaves it (and its state) as it was, as PyTorch does.
+    ///
+    /// A [`Checkpoint::resumable`](crate::callbacks::Checkpoint::resumable) callback saves the
+    /// whole run after each epoch, and [`FitOptions::resume_from`] continues it from there,
+    /// bit for bit as if it had never stopped.
     pub fn fit(&mut self, x: &Tensor<F>, y: &Tensor<F>, mut opts: FitOptions<F>) -> Result<History, FitError> {
         let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
         self.loss.ok_or(FitError::NotCompiled)?;
         opts.check()?;
         let ((tx, ty), val) = self.split(x, y, &mut opts)?;
-        let n = tx.shape()[0];
         let mut loader = DataLoader::new(&tx, &ty, opts.batch_size);
         if opts.shuffle {
             loader = loader.shuffle(opts.seed);
         }
+        let mut run = match opts.resume_from.take() {
+            Some(path) => self.resume(&path, &mut opts, &mut loader)?,
+            None => RunState::new(base_lr),
+        };
         let progress = Progress::new(&opts, loader.len());
-        let mut plateau_scale = 1.0;
-        let mut history = History::default();
-        for epoch in 1..=opts.epochs {
-            self.set_epoch_lr(&opts, epoch, base_lr * plateau_scale);
-            let started = Instant::now();
+        while run.epoch < opts.epochs && !run.stopped {
+            let epoch = run.epoch + 1;
+            self.set_epoch_lr(&opts, epoch, run.base_lr * run.plateau_scale)?;
             progress.epoch_start(epoch, opts.epochs);
-            let (loss_sum, hits) = self.train_epoch(epoch, loader.epoch(), &opts, &progress)?;
-            let val_scores = val.as_ref().map(|(vx, vy)| self.evaluate(vx, vy)).transpose()?;
-            let log = EpochLog {
-                epoch,
-                loss: loss_sum / n as f64,
-                accuracy: self.accuracy.then(|| hits / n as f64),
-                val_loss: val_scores.map(|s| s.loss),
-                val_accuracy: val_scores.and_then(|s| s.accuracy),
-                seconds: started.elapsed().as_secs_f64(),
-            };
+            let log = self.epoch_log(epoch, &mut loader, val.as_ref(), &opts, &progress)?;
             progress.epoch_done(&log, opts.epochs, opts.verbose);
-            history.epochs.push(log.clone());
-            plateau_scale *= self.observe_plateau(&mut opts, &log);
-            if self.run_callbacks(&mut opts, &log)? == Control::Stop {
-                history.stopped_early = epoch < opts.epochs;
-                break;
-            }
+            run.plateau_scale *= self.observe_plateau(&mut opts, &log)?;
+            run.history.epochs.push(log.clone());
+            run.epoch = epoch;
+            run.stopped = self.run_callbacks(&mut opts, &log)? == Control::Stop;
+            run.history.stopped_early = run.stopped && epoch < opts.epochs;
+            self.write_checkpoints(&mut opts, &run, &loader)?;
         }
         if let Some(b) = &progress.bar {
             b.finish();
@@ -134,7 +141,31 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         for c in opts.callbacks.iter_mut() {
             c.on_train_end(&mut self.store)?;
         }
-        Ok(history)
+        Ok(run.history)
+    }
+
+    /// Trains epoch `epoch` (1-based) on the loader's next epoch of batches and scores the
+    /// validation data: the epoch's log.
+    fn epoch_log(
+        &mut self,
+        epoch: usize,
+        loader: &mut DataLoader<'_, F>,
+        val: Option<&Pair<F>>,
+        opts: &FitOptions<F>,
+        progress: &Progress,
+    ) -> Result<EpochLog, FitError> {
+        let started = Instant::now();
+        let n = loader.num_samples() as f64;
+        let (loss_sum, hits) = self.train_epoch(epoch, loader.epoch(), opts, progress)?;
+        let val_scores = val.map(|(vx, vy)| self.evaluate(vx, vy)).transpose()?;
+        Ok(EpochLog {
+            epoch,
+            loss: loss_sum / n,
+            accuracy: self.accuracy.then(|| hits / n),
+            val_loss: val_scores.map(|s| s.loss),
+            val_accuracy: val_scores.and_then(|s| s.accuracy),
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// The training and validation data, both checked.
@@ -152,8 +183,14 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             }
             None if opts.validation_split > 0.0 => {
                 let (t, v) = split_last(x, y, opts.validation_split);
-                if t.0.shape()[0] == 0 {
-                    return Err(FitError::Empty(" after taking the validation split"));
+                let (train, validation) = (t.0.shape()[0], v.0.shape()[0]);
+                if train == 0 || validation == 0 {
+                    return Err(FitError::EmptySplit {
+                        fraction: opts.validation_split,
+                        samples: x.shape()[0],
+                        train,
+                        validation,
+                    });
                 }
                 Ok((t, Some(v)))
             }
@@ -163,22 +200,24 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// At the start of an epoch: the schedule's rate for it (from the rate `fit` began with),
     /// times what reduce-on-plateau has taken off so far.
-    fn set_epoch_lr(&mut self, opts: &FitOptions<F>, epoch: usize, scaled_base: f64) {
+    fn set_epoch_lr(&mut self, opts: &FitOptions<F>, epoch: usize, scaled_base: f64) -> Result<(), FitError> {
         if let (Some(s), Some(opt)) = (&opts.schedule, self.optimizer.as_mut()) {
-            opt.set_learning_rate(s.lr(epoch - 1, scaled_base));
+            let rate = s.lr(epoch - 1, scaled_base);
+            opt.set_learning_rate(usable_rate("schedule", epoch, rate)?);
         }
+        Ok(())
     }
 
     /// At the end of an epoch: lets reduce-on-plateau lower the rate now; returns the factor
     /// it applied (1 when it did nothing), which later epochs' schedule keeps applying.
-    fn observe_plateau(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> f64 {
+    fn observe_plateau(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> Result<f64, FitError> {
         let (Some(r), Some(opt)) = (opts.reduce_on_plateau.as_mut(), self.optimizer.as_mut()) else {
-            return 1.0;
+            return Ok(1.0);
         };
         let lr = opt.learning_rate();
         let new = r.observe(log.val_loss.unwrap_or(log.loss), lr);
-        opt.set_learning_rate(new);
-        if lr > 0.0 { new / lr } else { 1.0 }
+        opt.set_learning_rate(usable_rate("reduce_on_plateau", log.epoch + 1, new)?);
+        Ok(if lr > 0.0 { new / lr } else { 1.0 })
     }
 
     fn run_callbacks(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> Result<Control, FitError> {

@@ -183,6 +183,27 @@ impl ReduceOnPlateau {
         self
     }
 
+    /// The best metric so far and the epochs waited since: with the settings, its whole state
+    /// (what a training checkpoint saves).
+    pub fn progress(&self) -> (f64, usize) {
+        (self.best, self.wait)
+    }
+
+    /// Continues from a state read with [`ReduceOnPlateau::progress`].
+    ///
+    /// ```
+    /// use borel_optim::schedule::ReduceOnPlateau;
+    /// let mut r = ReduceOnPlateau::new(0.5, 2);
+    /// r.observe(1.0, 1.0);
+    /// r.observe(1.0, 1.0);
+    /// let mut resumed = ReduceOnPlateau::new(0.5, 2);
+    /// resumed.resume(r.progress());
+    /// assert_eq!(resumed.observe(1.0, 1.0), r.observe(1.0, 1.0)); // both cut the rate
+    /// ```
+    pub fn resume(&mut self, (best, wait): (f64, usize)) {
+        (self.best, self.wait) = (best, wait);
+    }
+
     /// Records this epoch's metric; returns the rate to use next.
     pub fn observe(&mut self, metric: f64, lr: f64) -> f64 {
         if metric < self.best - self.min_delta {

@@ -1,6 +1,8 @@
 //! Data: standardization, train/validation split, shuffled mini-batches ([`DataLoader`]), CSV.
 
-use std::path::{Path, PathBuf};
+mod csv;
+
+pub use csv::{CsvError, load_csv};
 
 use borel_autograd::{Float, Tensor};
 use rand::SeedableRng;
@@ -122,6 +124,7 @@ pub struct DataLoader<'a, F: Float> {
     batch_size: usize,
     order: Vec<usize>,
     rng: Option<StdRng>,
+    drawn: u64,
 }
 
 impl<'a, F: Float> DataLoader<'a, F> {
@@ -144,6 +147,7 @@ impl<'a, F: Float> DataLoader<'a, F> {
             batch_size,
             order: (0..x.shape()[0]).collect(),
             rng: None,
+            drawn: 0,
         }
     }
 
@@ -172,10 +176,44 @@ impl<'a, F: Float> DataLoader<'a, F> {
 
     /// The next epoch's batches: reshuffles first when [`shuffle`](Self::shuffle) was set.
     pub fn epoch(&mut self) -> Epoch<'_, 'a, F> {
+        self.draw();
+        Epoch { loader: self, next: 0 }
+    }
+
+    /// Epochs drawn so far with [`epoch`](Self::epoch) or [`skip_epochs`](Self::skip_epochs):
+    /// with the seed, the whole state of the shuffling.
+    pub fn epochs_drawn(&self) -> u64 {
+        self.drawn
+    }
+
+    /// Draws `n` epochs without yielding their batches, so that a loader built again with
+    /// the same seed continues where one that had drawn `n` epochs was (how `fit` resumes):
+    /// the orders are replayed, `n` shuffles of the rows.
+    ///
+    /// ```
+    /// use borel::Tensor;
+    /// use borel::data::DataLoader;
+    /// let (x, y) = (Tensor::<f32>::zeros(&[10, 1]), Tensor::<f32>::zeros(&[10, 1]));
+    /// let mut first = DataLoader::new(&x, &y, 4).shuffle(7);
+    /// for _ in 0..3 {
+    ///     let _ = first.epoch();
+    /// }
+    /// let mut again = DataLoader::new(&x, &y, 4).shuffle(7);
+    /// again.skip_epochs(3);
+    /// assert_eq!(again.epochs_drawn(), 3);
+    /// assert_eq!(again.epoch().order(), first.epoch().order());
+    /// ```
+    pub fn skip_epochs(&mut self, n: u64) {
+        for _ in 0..n {
+            self.draw();
+        }
+    }
+
+    fn draw(&mut self) {
         if let Some(rng) = self.rng.as_mut() {
             self.order.shuffle(rng);
         }
-        Epoch { loader: self, next: 0 }
+        self.drawn += 1;
     }
 }
 
@@ -214,226 +252,6 @@ impl<F: Float> Iterator for Epoch<'_, '_, F> {
 }
 
 impl<F: Float> ExactSizeIterator for Epoch<'_, '_, F> {}
-
-/// A CSV file that could not be used, with the line and column of the problem.
-#[derive(Debug, thiserror::Error)]
-pub enum CsvError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A line is not valid UTF-8 (a Latin-1 or binary file).
-    #[error("{path}:{line}:{column}: invalid UTF-8 (byte 0x{byte:02x} at byte {offset} of the line)")]
-    Encoding {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column (field) holding the bad byte.
-        column: usize,
-        /// 1-based byte offset of the bad byte within the line.
-        offset: usize,
-        /// The first byte that is not UTF-8.
-        byte: u8,
-    },
-    /// A field is not a number.
-    #[error("{path}:{line}:{column}: '{value}' is not a number")]
-    BadValue {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The field as written.
-        value: String,
-    },
-    /// A number is infinite, or too large for the element type (`1e39` as `f32`).
-    #[error("{path}:{line}:{column}: '{value}' is out of the finite range of {dtype}")]
-    OutOfRange {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The field as written.
-        value: String,
-        /// The element type (`"f32"` or `"f64"`).
-        dtype: &'static str,
-    },
-    /// A requested column index is beyond the first line of the file (the header, or the
-    /// first data row without one).
-    #[error("{path}:{line}: column index {index} does not exist: the line has {found} fields")]
-    NoSuchColumn {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line the indices were checked against.
-        line: usize,
-        /// The 0-based index asked for.
-        index: usize,
-        /// Fields on that line.
-        found: usize,
-    },
-    /// A line has too few fields.
-    #[error("{path}:{line}: {found} fields, expected at least {expected}")]
-    ShortLine {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// Fields found.
-        found: usize,
-        /// Fields needed.
-        expected: usize,
-    },
-    /// No data rows.
-    #[error("{path}: no data rows")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-}
-
-/// Loads `(x, y)` from a comma-separated UTF-8 file (a leading byte-order mark is skipped):
-/// `x_cols` and `y_cols` are 0-based column indices; with `header` the first line is
-/// skipped. Blank lines are ignored. Values are parsed and range-checked in `F`: NaN, `inf`
-/// and numbers beyond `F`'s finite range (`1e39` as `f32`) are errors. Errors name the line,
-/// and the column where there is one, of the first problem; a column index beyond the first
-/// line is [`CsvError::NoSuchColumn`].
-///
-/// ```
-/// let path = std::env::temp_dir().join("borel_doc.csv");
-/// std::fs::write(&path, "a,b,y\n1,2,3\n4,5,6\n").unwrap();
-/// let (x, y) = borel::data::load_csv::<f32>(&path, &[0, 1], &[2], true).unwrap();
-/// assert_eq!((x.shape(), y.data()), (&[2, 2][..], &[3.0, 6.0][..]));
-/// std::fs::write(&path, "1,2,3\n4,x,6\n").unwrap();
-/// let err = borel::data::load_csv::<f32>(&path, &[0, 1], &[2], false).unwrap_err();
-/// assert!(err.to_string().ends_with(":2:2: 'x' is not a number"));
-/// std::fs::write(&path, "1,2,3\n4,1e39,6\n").unwrap();
-/// let err = borel::data::load_csv::<f32>(&path, &[0, 1], &[2], false).unwrap_err();
-/// assert!(err.to_string().ends_with(":2:2: '1e39' is out of the finite range of f32"));
-/// ```
-pub fn load_csv<F: Float>(
-    path: impl AsRef<Path>,
-    x_cols: &[usize],
-    y_cols: &[usize],
-    header: bool,
-) -> Result<(Tensor<F>, Tensor<F>), CsvError> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| CsvError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let (mut xs, mut ys, mut rows) = (Vec::new(), Vec::new(), 0);
-    let mut need = None;
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = csv_line(raw, path, i + 1)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let need = match need {
-            Some(n) => n,
-            None => *need.insert(columns_needed(x_cols, y_cols, fields.len(), path, i + 1)?),
-        };
-        if header && i == 0 {
-            continue;
-        }
-        if fields.len() < need {
-            return Err(CsvError::ShortLine {
-                path: path.into(),
-                line: i + 1,
-                found: fields.len(),
-                expected: need,
-            });
-        }
-        for &c in x_cols {
-            xs.push(csv_value::<F>(fields[c], path, i + 1, c + 1)?);
-        }
-        for &c in y_cols {
-            ys.push(csv_value::<F>(fields[c], path, i + 1, c + 1)?);
-        }
-        rows += 1;
-    }
-    if rows == 0 {
-        return Err(CsvError::Empty { path: path.into() });
-    }
-    Ok((
-        Tensor::from_vec(xs, &[rows, x_cols.len()]),
-        Tensor::from_vec(ys, &[rows, y_cols.len()]),
-    ))
-}
-
-/// Line `line` (1-based) as text, without its `\r`, or the position of its first byte that
-/// is not UTF-8.
-fn csv_line<'b>(raw: &'b [u8], path: &Path, line: usize) -> Result<&'b str, CsvError> {
-    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    std::str::from_utf8(raw).map_err(|e| {
-        let at = e.valid_up_to();
-        CsvError::Encoding {
-            path: path.into(),
-            line,
-            column: 1 + raw[..at].iter().filter(|&&b| b == b',').count(),
-            offset: at + 1,
-            byte: raw[at],
-        }
-    })
-}
-
-/// The number of fields a row needs, once every column index is checked against the
-/// `found` fields of the file's first line (so that no index, not even `usize::MAX`, can
-/// overflow or index past a row).
-fn columns_needed(
-    x_cols: &[usize],
-    y_cols: &[usize],
-    found: usize,
-    path: &Path,
-    line: usize,
-) -> Result<usize, CsvError> {
-    match x_cols.iter().chain(y_cols).copied().max() {
-        Some(index) if index >= found => Err(CsvError::NoSuchColumn {
-            path: path.into(),
-            line,
-            index,
-            found,
-        }),
-        max => Ok(max.map_or(0, |m| m + 1)),
-    }
-}
-
-/// One field as an `F`: a number whose value rounded to `F` is finite.
-fn csv_value<F: Float>(field: &str, path: &Path, line: usize, column: usize) -> Result<F, CsvError> {
-    let value = || field.to_string();
-    let v = field
-        .parse::<f64>()
-        .ok()
-        .filter(|v| !v.is_nan())
-        .ok_or_else(|| CsvError::BadValue {
-            path: path.into(),
-            line,
-            column,
-            value: value(),
-        })?;
-    // narrowed first: `1e39` is a finite f64 but an infinite f32
-    let v = F::from_f64(v);
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(CsvError::OutOfRange {
-            path: path.into(),
-            line,
-            column,
-            value: value(),
-            dtype: F::NAME,
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {
