@@ -114,6 +114,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             let log = EpochLog {
                 epoch,
                 loss: loss_sum / n as f64,
+                lr: self.optimizer.as_ref().map_or(f64::NAN, |o| o.learning_rate()),
                 accuracy: self.accuracy.then(|| hits / n as f64),
                 val_loss: val_scores.map(|s| s.loss),
                 val_accuracy: val_scores.and_then(|s| s.accuracy),
