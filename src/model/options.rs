@@ -99,6 +99,9 @@ pub enum FitError {
     /// A checkpoint could not be written.
     #[error(transparent)]
     Weights(#[from] FileError),
+    /// A TensorBoard log could not be written.
+    #[error(transparent)]
+    Summary(#[from] crate::tensorboard::SummaryError),
 }
 
 /// Options of [`crate::Model::fit`], with Keras' defaults, set by name.
