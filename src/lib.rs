@@ -2,8 +2,8 @@
 //!
 //! Deep learning in Rust on a tape-based, reverse-mode automatic differentiation core. The
 //! facade re-exports the three crates and adds a Keras-like [`Model`] (`compile`, `fit`,
-//! `evaluate`, `predict`), callbacks, data handling (standardization, mini-batches, CSV) and,
-//! with the default feature `plot`, SVG plots.
+//! `evaluate`, `predict`), callbacks, data handling (standardization, mini-batches, CSV),
+//! TensorBoard logs and, with the default feature `plot`, SVG plots.
 //!
 //! ```
 //! use borel::prelude::*;
@@ -30,6 +30,7 @@ pub mod data;
 mod model;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod tensorboard;
 
 pub use borel_autograd as autograd;
 pub use borel_nn as nn;
@@ -43,6 +44,7 @@ pub use rand;
 pub mod prelude {
     pub use crate::callbacks::{Checkpoint, Control, EarlyStopping, EpochEnd, Monitor};
     pub use crate::data::{DataLoader, GlobalStandardizer};
+    pub use crate::tensorboard::{SummaryWriter, TensorBoard};
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
     pub use borel_autograd::{
         CustomFn, CustomVarFn, DenseAct, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck,

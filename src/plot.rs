@@ -428,6 +428,7 @@ mod tests {
         let log = |epoch, val_loss| EpochLog {
             epoch,
             loss: 1.0 / epoch as f64,
+            lr: 1e-3,
             accuracy: None,
             val_loss,
             val_accuracy: None,

@@ -133,6 +133,9 @@ pub enum FitError {
     /// A checkpoint could not be written.
     #[error(transparent)]
     Weights(#[from] FileError),
+    /// A TensorBoard log could not be written.
+    #[error(transparent)]
+    Summary(#[from] crate::tensorboard::SummaryError),
 }
 
 /// Options of [`crate::Model::fit`], with Keras' defaults, set by name.
@@ -300,6 +303,9 @@ pub struct EpochLog {
     /// Mean training loss over the epoch's samples: the sum over batches of (batch mean loss
     /// x batch size), in f64, divided by the number of samples.
     pub loss: f64,
+    /// The learning rate of the epoch's steps (after the schedule; a reduction on plateau
+    /// at this epoch's end shows from the next epoch).
+    pub lr: f64,
     /// Fraction of training samples classified correctly, when accuracy was asked for.
     pub accuracy: Option<f64>,
     /// Validation loss at the end of the epoch, when there is validation data.

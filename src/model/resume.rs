@@ -142,19 +142,20 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
 fn history_line(e: &EpochLog) -> String {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     let (acc, val, val_acc) = (opt(e.accuracy), opt(e.val_loss), opt(e.val_accuracy));
-    format!("{} {} {acc} {val} {val_acc} {}", e.epoch, e.loss, e.seconds)
+    format!("{} {} {} {acc} {val} {val_acc} {}", e.epoch, e.loss, e.lr, e.seconds)
 }
 
 /// Reads a line written by [`history_line`].
 fn parse_history_line(line: &str) -> Option<EpochLog> {
     let fields: Vec<&str> = line.split(' ').collect();
-    let [epoch, loss, accuracy, val_loss, val_accuracy, seconds] = fields.as_slice() else {
+    let [epoch, loss, lr, accuracy, val_loss, val_accuracy, seconds] = fields.as_slice() else {
         return None;
     };
     let opt = |s: &str| if s == "-" { Some(None) } else { s.parse().ok().map(Some) };
     Some(EpochLog {
         epoch: epoch.parse().ok()?,
         loss: loss.parse().ok()?,
+        lr: lr.parse().ok()?,
         accuracy: opt(accuracy)?,
         val_loss: opt(val_loss)?,
         val_accuracy: opt(val_accuracy)?,

@@ -161,6 +161,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         Ok(EpochLog {
             epoch,
             loss: loss_sum / n,
+            lr: self.optimizer.as_ref().map_or(f64::NAN, |o| o.learning_rate()),
             accuracy: self.accuracy.then(|| hits / n),
             val_loss: val_scores.map(|s| s.loss),
             val_accuracy: val_scores.and_then(|s| s.accuracy),
