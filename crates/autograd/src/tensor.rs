@@ -299,17 +299,19 @@ impl<F: Float> Tensor<F> {
     }
 
     /// A tensor of `shape` from little-endian bytes of `F`; `None` when the byte count does not
-    /// match the shape.
+    /// match the shape or the shape has more than [`MAX_RANK`](crate::shape::MAX_RANK) dims
+    /// (both come from outside: a file, a peer).
     ///
     /// ```
     /// use borel_autograd::Tensor;
     /// let t = Tensor::from_vec(vec![1.5f32, -2.0], &[2]);
     /// assert_eq!(Tensor::<f32>::from_le_bytes(&t.to_le_bytes(), &[2]), Some(t));
+    /// assert_eq!(Tensor::<f32>::from_le_bytes(&[0; 4], &[1; 8]), None);
     /// ```
     pub fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
         let w = std::mem::size_of::<F>();
         let want = crate::shape::checked_numel(shape).and_then(|n| n.checked_mul(w));
-        if want != Some(bytes.len()) {
+        if want != Some(bytes.len()) || shape.len() > crate::shape::MAX_RANK {
             return None;
         }
         Some(Self::from_fn(shape, |i| {
