@@ -257,6 +257,10 @@ impl<F: Float, M: Module<F>> Model<F, M> {
                 tensors.push((format!("optimizer/{name}/{i}"), b.clone()));
             }
         }
+        let param_steps = self.store.iter().filter(|(id, ..)| opt.state().param_step(*id) > 0);
+        let param_steps: Vec<(String, String)> = param_steps
+            .map(|(id, name, _)| (format!("optimizer.step/{name}"), opt.state().param_step(id).to_string()))
+            .collect();
         let mut meta = vec![
             ("format".to_string(), FORMAT.to_string()),
             ("version".into(), VERSION.into()),
@@ -270,6 +274,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             ("optimizer.step".into(), opt.state().step.to_string()),
             ("loader.epochs_drawn".into(), loader.epochs_drawn().to_string()),
         ];
+        meta.extend(param_steps);
         let run_settings = settings(opts, loader.num_samples());
         meta.extend(run_settings.map(|(k, v)| (format!("run.{k}"), v)));
         if let Some((best, wait)) = opts.reduce_on_plateau.as_ref().map(|r| r.progress()) {
@@ -380,7 +385,16 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// The checkpoint's optimizer state, checked as a state file is.
     fn read_optimizer_state(&self, meta: &Meta<'_, F>) -> Result<State<F>, ResumeError> {
         let step = meta.text("optimizer.step")?;
-        let bytes = io::encode(&group(meta.file, "optimizer/"), &[("step", step), ("dtype", F::NAME)]);
+        // each parameter's own count, as a state file names it: `step/{param}`
+        let param_steps: Vec<(String, &str)> = meta
+            .file
+            .meta_with_prefix("optimizer.step/")
+            .into_iter()
+            .map(|(name, count)| (format!("step/{name}"), count))
+            .collect();
+        let mut state_meta = vec![("step", step), ("dtype", F::NAME)];
+        state_meta.extend(param_steps.iter().map(|(k, v)| (k.as_str(), *v)));
+        let bytes = io::encode(&group(meta.file, "optimizer/"), &state_meta);
         State::from_bytes(&bytes, meta.path, &self.store).map_err(|source| ResumeError::OptimizerState {
             path: meta.path.into(),
             source,

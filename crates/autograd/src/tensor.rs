@@ -84,6 +84,38 @@ impl<F: Copy> From<Vec<F>> for Storage<F> {
     }
 }
 
+/// Allocations from this many bytes are asked of the allocator first (see [`check_room`]):
+/// the extra request costs nothing next to filling them.
+const PROBED_FROM: usize = 64 << 20;
+
+/// Panics naming `op` and the size, where the process would otherwise abort, when `n`
+/// elements of `F` cannot be allocated: beyond the address space, or refused by the
+/// allocator for [`PROBED_FROM`] bytes or more (asked first; smaller allocations abort on
+/// failure like any Rust allocation).
+#[inline]
+#[track_caller]
+pub(crate) fn check_room<F: Float>(op: &str, n: usize) {
+    let bytes = n
+        .checked_mul(std::mem::size_of::<F>())
+        .filter(|&b| b <= isize::MAX as usize);
+    let Some(bytes) = bytes else {
+        panic!("{op}: {n} elements of {} do not fit in the address space", F::NAME);
+    };
+    if bytes >= PROBED_FROM {
+        let mut probe = Vec::<F>::new();
+        let refused = probe.try_reserve_exact(n).is_err();
+        // kept observable, so that the allocation is not optimized away
+        std::hint::black_box(&probe);
+        if refused {
+            let gib = bytes as f64 / (1u64 << 30) as f64;
+            panic!(
+                "{op}: cannot allocate {n} elements of {} ({gib:.1} GiB): out of memory",
+                F::NAME
+            );
+        }
+    }
+}
+
 impl<F: Float> Tensor<F> {
     /// A tensor from row-major data and a shape; panics when the lengths disagree.
     #[track_caller]
@@ -93,6 +125,7 @@ impl<F: Float> Tensor<F> {
             "Tensor::from_vec: {} values do not fill shape {shape:?}",
             data.len()
         );
+        check_room::<F>("Tensor::from_vec", data.len());
         Self::from_parts(data.into(), shape.into())
     }
 
@@ -114,7 +147,9 @@ impl<F: Float> Tensor<F> {
     /// Builds a tensor by evaluating `f` at each flat (row-major) index.
     #[track_caller]
     pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> F) -> Self {
-        Self::from_parts((0..numel_for("Tensor::from_fn", shape)).map(f).collect(), shape.into())
+        let n = numel_for("Tensor::from_fn", shape);
+        check_room::<F>("Tensor::from_fn", n);
+        Self::from_parts((0..n).map(f).collect(), shape.into())
     }
 
     /// A rank-0 tensor holding one value.
@@ -125,20 +160,27 @@ impl<F: Float> Tensor<F> {
     /// A tensor with every element equal to `v`.
     #[track_caller]
     pub fn full(shape: &[usize], v: F) -> Self {
-        let n = numel_for("Tensor::full", shape);
-        Self::from_parts(std::iter::repeat_n(v, n).collect(), shape.into())
+        Self::filled("Tensor::full", shape, v)
     }
 
     /// A tensor of zeros.
     #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, F::ZERO)
+        Self::filled("Tensor::zeros", shape, F::ZERO)
     }
 
     /// A tensor of ones.
     #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, F::ONE)
+        Self::filled("Tensor::ones", shape, F::ONE)
+    }
+
+    /// `shape` filled with `v`; a failed allocation panics naming `op` and the size.
+    #[track_caller]
+    fn filled(op: &str, shape: &[usize], v: F) -> Self {
+        let n = numel_for(op, shape);
+        check_room::<F>(op, n);
+        Self::from_parts(std::iter::repeat_n(v, n).collect(), shape.into())
     }
 
     /// `[0, 1, ..., n-1]` as a rank-1 tensor.
@@ -299,17 +341,19 @@ impl<F: Float> Tensor<F> {
     }
 
     /// A tensor of `shape` from little-endian bytes of `F`; `None` when the byte count does not
-    /// match the shape.
+    /// match the shape or the shape has more than [`MAX_RANK`](crate::shape::MAX_RANK) dims
+    /// (both come from outside: a file, a peer).
     ///
     /// ```
     /// use borel_autograd::Tensor;
     /// let t = Tensor::from_vec(vec![1.5f32, -2.0], &[2]);
     /// assert_eq!(Tensor::<f32>::from_le_bytes(&t.to_le_bytes(), &[2]), Some(t));
+    /// assert_eq!(Tensor::<f32>::from_le_bytes(&[0; 4], &[1; 8]), None);
     /// ```
     pub fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
         let w = std::mem::size_of::<F>();
         let want = crate::shape::checked_numel(shape).and_then(|n| n.checked_mul(w));
-        if want != Some(bytes.len()) {
+        if want != Some(bytes.len()) || shape.len() > crate::shape::MAX_RANK {
             return None;
         }
         Some(Self::from_fn(shape, |i| {

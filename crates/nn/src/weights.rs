@@ -144,7 +144,7 @@ fn values_from<F: Float>(
             });
         }
         if !allow_non_finite {
-            check_finite(&value, &fname, path)?;
+            io::check_finite(&value, &fname, path)?;
         }
         values.push(if t { transpose(&value) } else { value });
     }
@@ -155,22 +155,4 @@ fn values_from<F: Float>(
         }),
         None => Ok(values),
     }
-}
-
-fn check_finite<F: Float>(t: &Tensor<F>, name: &str, path: &Path) -> Result<(), FileError> {
-    let Some(i) = t.data().iter().position(|v| !v.is_finite()) else {
-        return Ok(());
-    };
-    let mut element = vec![0; t.rank()];
-    let mut rest = i;
-    for (e, &n) in element.iter_mut().zip(t.shape()).rev() {
-        *e = rest % n;
-        rest /= n;
-    }
-    Err(FileError::NonFinite {
-        path: path.into(),
-        name: name.to_string(),
-        element,
-        value: t.data()[i].to_f64(),
-    })
 }

@@ -1,12 +1,10 @@
 //! Optimizer state: the step count and every parameter's buffers, saved as safetensors so
 //! that training resumes bit for bit.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use borel_autograd::io::FileError;
+use borel_autograd::io::{self, FileError, TensorFile};
 use borel_autograd::{Float, ParamId, ParamStore, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 /// The step count, and the buffers and step count of every parameter, by [`ParamId`].
 ///
@@ -58,26 +56,23 @@ impl<F: Float> PartialEq for State<F> {
     }
 }
 
-/// What went wrong saving or loading optimizer state.
+/// What went wrong saving, loading or restoring optimizer state.
+///
+/// ```
+/// use borel_autograd::{ParamStore, Tensor};
+/// use borel_optim::{State, StateError};
+/// let mut store = ParamStore::new();
+/// store.add("w", Tensor::from_vec(vec![1.0f32], &[1]), true);
+/// let err = State::<f32>::load("no/such/state.safetensors", &store).unwrap_err();
+/// assert!(matches!(err, StateError::File(_)), "{err}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// The file is not optimizer state in the safetensors format, or does not fit the
-    /// parameters it would update.
-    #[error("{path}: not optimizer state for these parameters: {message}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong.
-        message: String,
-    },
+    /// The file could not be read or written, is not a valid tensor file, or does not fit
+    /// the parameters it would update: a buffer for a parameter the store does not have, of
+    /// another shape or dtype, non-finite, or a step count out of range.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// Well-formed state that does not fit the optimizer it is given to (saved by another
     /// optimizer, or holding values its update cannot take).
     #[error("optimizer state does not fit: {message}")]
@@ -87,9 +82,10 @@ pub enum StateError {
     },
 }
 
-fn dtype_of<F: Float>() -> Dtype {
-    if F::NAME == "f32" { Dtype::F32 } else { Dtype::F64 }
-}
+/// The largest step count state may hold: 2^53 - 1, the last count an `f64` (which bias
+/// corrections and schedules compute with) holds exactly, and more steps than any training
+/// run takes (a million steps a second for over 280 years).
+const MAX_STEP: u64 = (1 << 53) - 1;
 
 impl<F: Float> State<F> {
     /// The `k` buffers of `id`, created filled with `init` in `shape` on first use.
@@ -109,9 +105,9 @@ impl<F: Float> State<F> {
         b
     }
 
-    /// Counts one more step (saturating: a restored count near `u64::MAX` never wraps).
+    /// Counts one more step, saturating at 2^53 - 1 (the largest count a file may hold).
     pub(crate) fn next_step(&mut self) -> u64 {
-        self.step = self.step.saturating_add(1);
+        self.step = self.step.saturating_add(1).min(MAX_STEP);
         self.step
     }
 
@@ -162,33 +158,34 @@ impl<F: Float> State<F> {
 
     /// The state as safetensors bytes, buffers named after `store`'s parameters.
     pub fn to_bytes(&self, store: &ParamStore<F>) -> Vec<u8> {
-        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for id in store.ids() {
-            for (i, t) in self.get(id).unwrap_or_default().iter().enumerate() {
-                owned.push((format!("{}/{i}", store.name(id)), t.shape().to_vec(), t.to_le_bytes()));
-            }
-        }
-        let views: Vec<(String, TensorView<'_>)> = owned
-            .iter()
-            .map(|(n, s, b)| {
-                let view = TensorView::new(dtype_of::<F>(), s.clone(), b).expect("sizes match by construction");
-                (n.clone(), view)
-            })
+        let step = self.step.to_string();
+        let param_steps: Vec<(String, String)> = store
+            .ids()
+            .filter(|&id| self.param_step(id) > 0)
+            .map(|id| (format!("step/{}", store.name(id)), self.param_step(id).to_string()))
             .collect();
-        let mut meta = HashMap::from([
-            ("step".to_string(), self.step.to_string()),
-            ("dtype".to_string(), F::NAME.to_string()),
-        ]);
-        for id in store.ids().filter(|&id| self.param_step(id) > 0) {
-            meta.insert(format!("step/{}", store.name(id)), self.param_step(id).to_string());
-        }
-        safetensors::serialize(views, Some(meta)).expect("valid views serialize")
+        let mut meta = vec![("step", step.as_str()), ("dtype", F::NAME)];
+        meta.extend(param_steps.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        io::encode(&self.named(store), &meta)
+    }
+
+    /// `("{parameter}/{i}", buffer i)` for every buffer kept for a parameter of `store`.
+    fn named(&self, store: &ParamStore<F>) -> Vec<(String, Tensor<F>)> {
+        let buffers = |id| self.get(id).unwrap_or_default().iter().enumerate();
+        store
+            .ids()
+            .flat_map(|id| buffers(id).map(move |(i, t)| (format!("{}/{i}", store.name(id)), t.clone())))
+            .collect()
     }
 
     /// Checks that the state fits an optimizer `name` keeping `count` buffers per parameter,
-    /// whose values at each element pass `ok`.
+    /// whose values at each element pass `ok`: a step count of at most 2^53 - 1, as many
+    /// buffers of one shape for each parameter, finite values that `ok` accepts.
     pub(crate) fn check_fits(&self, name: &str, count: usize, ok: impl Fn(&[F]) -> bool) -> Result<(), StateError> {
         let mismatch = |message: String| Err(StateError::Mismatch { message });
+        if let Err(message) = check_step(self.step) {
+            return mismatch(message);
+        }
         let bare = (0..self.steps.len()).find(|&i| self.steps[i] > 0 && self.slot(i).is_empty());
         if let Some(i) = bare.filter(|_| count > 0) {
             return mismatch(format!(
@@ -200,10 +197,13 @@ impl<F: Float> State<F> {
             if b.len() != count {
                 return mismatch(format!("parameter #{i} has {} buffers, {name} keeps {count}", b.len()));
             }
+            if b.iter().any(|t| t.shape() != b[0].shape()) {
+                return mismatch(format!("parameter #{i} has buffers of different shapes"));
+            }
             let mut values = vec![F::ZERO; count];
-            for e in 0..b.first().map_or(0, Tensor::numel) {
+            for e in 0..b[0].numel() {
                 values.iter_mut().zip(b).for_each(|(v, t)| *v = t.data()[e]);
-                if !ok(&values) {
+                if !(values.iter().all(|v| v.is_finite()) && ok(&values)) {
                     let shown: Vec<f64> = values.iter().map(|v| v.to_f64()).collect();
                     return mismatch(format!(
                         "parameter #{i}, element {e}: buffers {shown:?} are not state {name} can step from"
@@ -215,70 +215,105 @@ impl<F: Float> State<F> {
     }
 
     /// Parses state written by [`State::to_bytes`] and checks it against the parameters it
-    /// will update: every buffer must name a parameter of `store`, have its shape and hold
-    /// finite values, and every parameter must have the same number of buffers. `path` only
-    /// labels errors.
+    /// will update: a step count of at most 2^53 - 1, every buffer named after a parameter
+    /// of `store`, of its shape and dtype and finite, buffers numbered from 0, and as many
+    /// for every parameter that has any. `path` only labels errors.
     pub fn from_bytes(bytes: &[u8], path: &Path, store: &ParamStore<F>) -> Result<Self, StateError> {
-        let bad = |message: String| StateError::Format {
-            path: path.into(),
-            message,
-        };
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let file = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let info = meta.metadata().clone().unwrap_or_default();
-        let step = info
-            .get("step")
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("no step count in the metadata".into()))?;
-        let mut slots: Vec<Vec<(usize, Tensor<F>)>> = vec![Vec::new(); store.len()];
-        // in name order, so that the first error reported is the same on every run
-        let mut tensors = file.tensors();
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, view) in tensors {
-            let (id, idx, t) = parse_buffer(&name, &view, store).map_err(bad)?;
-            slots[id.index()].push((idx, t));
-        }
-        let slots = slots
-            .into_iter()
-            .zip(store.names())
-            .map(|(mut v, name)| {
-                v.sort_by_key(|(i, _)| *i);
-                if v.iter().enumerate().any(|(k, (i, _))| k != *i) {
-                    return Err(bad(format!("buffers of '{name}' are not numbered 0..{}", v.len())));
-                }
-                Ok(v.into_iter().map(|(_, t)| t).collect::<Vec<_>>())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let counts: Vec<usize> = slots.iter().map(Vec::len).filter(|&n| n > 0).collect();
-        if counts.windows(2).any(|w| w[0] != w[1]) {
-            return Err(bad("parameters have different numbers of buffers".into()));
-        }
-        let steps = param_steps(&info, step, &slots, store).map_err(bad)?;
-        Ok(State { step, slots, steps })
+        Ok(Self::from_file(io::decode(bytes, path)?, path, store)?)
     }
 
     /// Writes the state to `path` atomically, buffers named after `store`'s parameters.
     pub fn save(&self, path: impl AsRef<Path>, store: &ParamStore<F>) -> Result<(), StateError> {
-        let path = path.as_ref();
-        borel_autograd::io::write_atomically(path, &self.to_bytes(store)).map_err(|e| match e {
-            FileError::Io { path, source } => StateError::Io { path, source },
-            other => StateError::Format {
-                path: path.into(),
-                message: other.to_string(),
-            },
-        })
+        // a count the loader would refuse (only `state_mut` can make one) is not written
+        check_step(self.step).map_err(|message| StateError::Mismatch { message })?;
+        Ok(io::write_atomically(path.as_ref(), &self.to_bytes(store))?)
     }
 
     /// Reads state saved with [`State::save`], checked against `store` (see
-    /// [`State::from_bytes`]).
+    /// [`State::from_bytes`]); the file's size is checked against its header before its data
+    /// is read.
     pub fn load(path: impl AsRef<Path>, store: &ParamStore<F>) -> Result<Self, StateError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| StateError::Io {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_bytes(&bytes, path, store)
+        Ok(Self::from_file(io::read_tensors(path)?, path, store)?)
     }
+
+    /// The state in `file`, checked (see [`State::from_bytes`]).
+    fn from_file(file: TensorFile<F>, path: &Path, store: &ParamStore<F>) -> Result<Self, FileError> {
+        let mismatch = |message: String| FileError::Mismatch {
+            path: path.into(),
+            message,
+        };
+        let step = read_step(&file).map_err(mismatch)?;
+        let mut numbered: Vec<Vec<(usize, Tensor<F>)>> = vec![Vec::new(); store.len()];
+        for (name, t) in &file.tensors {
+            let (id, index) = buffer_of(name, t, path, store)?;
+            numbered[id.index()].push((index, t.clone()));
+        }
+        let mut slots = Vec::with_capacity(store.len());
+        for (mut buffers, param) in numbered.into_iter().zip(store.names()) {
+            buffers.sort_by_key(|(i, _)| *i);
+            if buffers.iter().enumerate().any(|(k, (i, _))| k != *i) {
+                return Err(mismatch(format!(
+                    "buffers of '{param}' are not numbered 0..{}",
+                    buffers.len()
+                )));
+            }
+            slots.push(buffers.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
+        }
+        let counts: Vec<usize> = slots.iter().map(Vec::len).filter(|&n| n > 0).collect();
+        if counts.windows(2).any(|w| w[0] != w[1]) {
+            return Err(mismatch("parameters have different numbers of buffers".into()));
+        }
+        let steps = param_steps(&file, step, &slots, store).map_err(mismatch)?;
+        Ok(State { step, slots, steps })
+    }
+}
+
+/// The step count in a state file's metadata, in range.
+fn read_step<F: Float>(file: &TensorFile<F>) -> Result<u64, String> {
+    let text = file.meta("step").ok_or("no step count in the metadata")?;
+    let step = text
+        .parse()
+        .map_err(|_| format!("step count '{text}' is not a count"))?;
+    check_step(step).map(|()| step)
+}
+
+fn check_step(step: u64) -> Result<(), String> {
+    if step > MAX_STEP {
+        return Err(format!("step count {step} is above the maximum of 2^53 - 1"));
+    }
+    Ok(())
+}
+
+/// The parameter of `store` that buffer `name` (`{parameter}/{index}`) belongs to, and its
+/// index, once the buffer is checked to have the parameter's shape and finite values.
+fn buffer_of<F: Float>(
+    name: &str,
+    t: &Tensor<F>,
+    path: &Path,
+    store: &ParamStore<F>,
+) -> Result<(ParamId, usize), FileError> {
+    let malformed = || FileError::Mismatch {
+        path: path.into(),
+        message: format!("tensor '{name}' is not named parameter/index"),
+    };
+    let (param, index) = name.rsplit_once('/').ok_or_else(malformed)?;
+    let index: usize = index.parse().map_err(|_| malformed())?;
+    let id = store.find(param).ok_or_else(|| FileError::Unexpected {
+        path: path.into(),
+        name: name.to_string(),
+    })?;
+    let expected = store.get(id).shape();
+    if t.shape() != expected {
+        return Err(FileError::Shape {
+            path: path.into(),
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            found: t.shape().to_vec(),
+        });
+    }
+    io::check_finite(t, name, path)?;
+    Ok((id, index))
 }
 
 /// Every parameter's step count from the metadata's `step/<name>` entries: each names a
@@ -286,19 +321,15 @@ impl<F: Float> State<F> {
 /// saved before parameters had counts of their own), a parameter with buffers took `step`;
 /// with them, a parameter with buffers must have one.
 fn param_steps<F: Float>(
-    info: &HashMap<String, String>,
+    file: &TensorFile<F>,
     step: u64,
     slots: &[Vec<Tensor<F>>],
     store: &ParamStore<F>,
 ) -> Result<Vec<u64>, String> {
-    let mut entries: Vec<(&str, &String)> = info
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("step/")?, v)))
-        .collect();
+    let entries = file.meta_with_prefix("step/");
     if entries.is_empty() {
         return Ok(slots.iter().map(|b| if b.is_empty() { 0 } else { step }).collect());
     }
-    entries.sort();
     let mut steps = vec![0; store.len()];
     for (name, count) in entries {
         let id = store
@@ -315,39 +346,4 @@ fn param_steps<F: Float>(
         Some(i) => Err(format!("'{}' has buffers but no step count", names[i])),
         None => Ok(steps),
     }
-}
-
-/// One tensor of a state file: the parameter it belongs to (which must exist in `store`),
-/// its buffer index, and its value (the parameter's shape, the optimizer's dtype, finite).
-fn parse_buffer<F: Float>(
-    name: &str,
-    view: &TensorView<'_>,
-    store: &ParamStore<F>,
-) -> Result<(ParamId, usize, Tensor<F>), String> {
-    let malformed = || format!("tensor '{name}' is not named param/index");
-    let (param, idx) = name.rsplit_once('/').ok_or_else(malformed)?;
-    let idx: usize = idx.parse().map_err(|_| malformed())?;
-    let id = store
-        .find(param)
-        .ok_or_else(|| format!("tensor '{name}' is for '{param}', which the model does not have"))?;
-    if view.dtype() != dtype_of::<F>() {
-        return Err(format!(
-            "tensor '{name}' is {:?}, the optimizer is {}",
-            view.dtype(),
-            F::NAME
-        ));
-    }
-    let want = store.get(id).shape();
-    if view.shape() != want {
-        return Err(format!(
-            "tensor '{name}' has shape {:?}, the parameter has {want:?}",
-            view.shape()
-        ));
-    }
-    let t = Tensor::from_le_bytes(view.data(), view.shape())
-        .ok_or_else(|| format!("tensor '{name}' has the wrong byte count"))?;
-    if !t.all_finite() {
-        return Err(format!("tensor '{name}' holds a NaN or infinite value"));
-    }
-    Ok((id, idx, t))
 }

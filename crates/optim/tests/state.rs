@@ -1,9 +1,11 @@
-//! Optimizer state files are checked against the parameters they will update: a file from
-//! another model, a buffer of the wrong shape or rank, or a NaN is a typed error naming what
-//! was wrong, and a step count at `u64::MAX` saturates instead of breaking the next step.
+//! Optimizer state files are tensor files (`borel_autograd::io`) checked against the
+//! parameters they will update: a file from another model, a buffer of the wrong shape or
+//! rank, a NaN or a step count out of range (above 2^53 - 1) is a typed error naming what was
+//! wrong, and state files written before the format went through `io` still load.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use borel_autograd::io::{self, FileError};
 use borel_autograd::{ParamGrads, ParamId, ParamStore, Tensor};
 use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd, State, StateError};
 
@@ -36,10 +38,11 @@ fn saved_adam_state(name: &str, shape: &[usize], g: f32, file: &str) -> PathBuf 
     path
 }
 
-fn format_message(err: StateError) -> String {
+/// The file error inside `err`, which must be one.
+fn file_error(err: StateError) -> FileError {
     match err {
-        StateError::Format { ref message, .. } => message.clone(),
-        other => panic!("expected a format error, got {other}"),
+        StateError::File(e) => e,
+        other => panic!("expected a file error, got {other}"),
     }
 }
 
@@ -50,11 +53,11 @@ fn state_from_another_model_names_the_tensor() {
     let err = State::load(&path, &other).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("other-model.safetensors"), "{msg}");
-    let message = format_message(err);
     assert!(
-        message.contains("'dense.kernel/0'") && message.contains("which the model does not have"),
-        "{message}"
+        matches!(file_error(err), FileError::Unexpected { ref name, .. } if name == "dense.kernel/0"),
+        "{msg}"
     );
+    assert!(msg.contains("the model has no such parameter"), "{msg}");
 }
 
 #[test]
@@ -68,9 +71,11 @@ fn buffers_of_the_wrong_shape_or_rank_are_errors() {
         (&[2, 3, 1][..], "[2, 3, 1]"),
     ] {
         let (store, _) = store_with("w", shape);
-        let message = format_message(State::load(&path, &store).unwrap_err());
+        let err = file_error(State::load(&path, &store).unwrap_err());
+        assert!(matches!(err, FileError::Shape { .. }), "{err}");
+        let message = err.to_string();
         assert!(
-            message.contains("'w/0' has shape [2, 3]") && message.contains(&format!("the parameter has {shown}")),
+            message.contains("'w/0' has shape [2, 3]") && message.contains(&format!("the model expects {shown}")),
             "{shape:?}: {message}"
         );
     }
@@ -80,38 +85,76 @@ fn buffers_of_the_wrong_shape_or_rank_are_errors() {
 fn a_nan_in_a_buffer_is_an_error() {
     let path = saved_adam_state("w", &[4], f32::NAN, "nan.safetensors");
     let (store, _) = store_with("w", &[4]);
-    let message = format_message(State::load(&path, &store).unwrap_err());
-    assert!(message.contains("'w/0' holds a NaN or infinite value"), "{message}");
+    let err = file_error(State::load(&path, &store).unwrap_err());
+    assert!(
+        matches!(err, FileError::NonFinite { ref name, ref element, value, .. }
+            if name == "w/0" && element == &[0] && value.is_nan()),
+        "{err}"
+    );
 }
 
+/// 2^53 - 1: the largest step count state may hold.
+const MAX_STEP: u64 = (1 << 53) - 1;
+
 #[test]
-fn a_step_count_at_u64_max_saturates() {
-    type Make = fn() -> Box<dyn Optimizer<f32>>;
-    let makes: [(&str, Make); 6] = [
-        ("Adam::pytorch", || Box::new(Adam::pytorch().amsgrad(true))),
-        ("Adam::keras", || Box::new(Adam::keras())),
-        ("AdamW::keras", || Box::new(AdamW::keras())),
-        ("Adagrad", || Box::new(Adagrad::new(0.01))),
-        ("Sgd::keras", || Box::new(Sgd::keras().momentum(0.9))),
-        ("RmsProp::pytorch", || Box::new(RmsProp::pytorch().centered(true))),
-    ];
-    for (i, (name, make)) in makes.iter().enumerate() {
+fn step_counts_above_2_pow_53_are_refused_everywhere() {
+    for (name, make) in STATEFUL {
         let (mut store, id) = store_with("w", &[3]);
         let mut opt = make();
         step(opt.as_mut(), &mut store, id, 0.5);
-        opt.state_mut().step = u64::MAX;
-        let path = dir().join(format!("max-{i}.safetensors"));
+        for bad in [MAX_STEP + 1, u64::MAX] {
+            let mut state = opt.state().clone();
+            state.step = bad;
+            let bytes = state.to_bytes(&store);
+            let err = file_error(State::from_bytes(&bytes, "s.safetensors".as_ref(), &store).unwrap_err());
+            assert!(
+                matches!(err, FileError::Mismatch { .. })
+                    && err.to_string().contains(&format!("step count {bad} is above")),
+                "{name}, {bad}: {err}"
+            );
+            let path = dir().join(format!("step-{bad}.safetensors"));
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(matches!(
+                State::load(&path, &store),
+                Err(StateError::File(FileError::Mismatch { .. }))
+            ));
+            let err = state.save(&path, &store).unwrap_err();
+            assert!(matches!(err, StateError::Mismatch { .. }), "{name}: saved {bad}: {err}");
+            let mut fresh = make();
+            let err = fresh.set_state(state).unwrap_err();
+            assert!(
+                err.to_string().contains("above the maximum of 2^53 - 1"),
+                "{name}, {bad}: {err}"
+            );
+            assert_eq!(
+                fresh.state(),
+                &State::default(),
+                "{name}: a refused state changed the optimizer"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_step_count_at_the_maximum_loads_and_saturates() {
+    for (name, make) in STATEFUL {
+        let (mut store, id) = store_with("w", &[3]);
+        let mut opt = make();
+        step(opt.as_mut(), &mut store, id, 0.5);
+        opt.state_mut().step = MAX_STEP;
+        let path = dir().join("max-step.safetensors");
         opt.state().save(&path, &store).unwrap();
         let mut resumed = make();
         resumed.set_state(State::load(&path, &store).unwrap()).unwrap();
-        assert_eq!(resumed.state().step, u64::MAX, "{name}: the count read back");
+        assert_eq!(resumed.state().step, MAX_STEP, "{name}: the count read back");
         let before = store.get(id).clone();
         step(resumed.as_mut(), &mut store, id, 0.5);
-        assert_eq!(resumed.state().step, u64::MAX, "{name}: the count saturates");
+        assert_eq!(resumed.state().step, MAX_STEP, "{name}: the count saturates");
+        resumed.state().save(&path, &store).unwrap();
         let after = store.get(id);
         assert!(
             after.all_finite(),
-            "{name}: {:?} after a step at u64::MAX",
+            "{name}: {:?} after a step at 2^53 - 1",
             after.data()
         );
         assert!(
@@ -208,4 +251,74 @@ fn poke(bytes: &mut [u8], name: &str, value: f32) {
     let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
     let start = file.tensor(name).unwrap().data().as_ptr() as usize - bytes.as_ptr() as usize;
     bytes[start..start + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// State files written before the state went through `borel_autograd::io` (by the commit
+/// before it, with the steps below) load into the same state as the steps make now.
+#[test]
+fn state_files_of_the_earlier_format_still_load() {
+    let mut store = ParamStore::<f32>::new();
+    store.add("0.kernel", Tensor::from_fn(&[2, 3], |i| i as f32 * 0.25 - 0.5), true);
+    store.add("0.bias", Tensor::from_fn(&[3], |i| i as f32 * 0.1), true);
+    let mut adam = Adam::new(0.01).amsgrad(true);
+    let mut sgd = Sgd::new(0.1).momentum(0.9);
+    for k in 0..3 {
+        let mut grads = ParamGrads::new(&store);
+        for id in store.ids() {
+            let shape = store.get(id).shape().to_vec();
+            grads.insert(id, Tensor::from_fn(&shape, |i| (i as f32 + 1.0) * [0.5, -1.0, 2.0][k]));
+        }
+        adam.update(&mut store.clone(), &grads);
+        sgd.update(&mut store.clone(), &grads);
+    }
+    let fixtures = ["adam_amsgrad_state.safetensors", "sgd_momentum_state.safetensors"];
+    let now: [&dyn Optimizer<f32>; 2] = [&adam, &sgd];
+    let resumed: [Box<dyn Optimizer<f32>>; 2] = [
+        Box::new(Adam::new(0.01).amsgrad(true)),
+        Box::new(Sgd::new(0.1).momentum(0.9)),
+    ];
+    for ((file, now), mut resumed) in fixtures.into_iter().zip(now).zip(resumed) {
+        let state = State::load(fixture(file), &store).unwrap_or_else(|e| panic!("{file}: {e}"));
+        resumed.set_state(state).unwrap();
+        assert_eq!(resumed.state(), now.state(), "{file}");
+        assert_eq!(resumed.state().step, 3, "{file}");
+    }
+}
+
+/// One format: state files are tensor files that `io` reads and writes, and `io`'s errors
+/// reach the caller unchanged inside `StateError::File`.
+#[test]
+fn state_files_are_tensor_files_read_and_written_by_io() {
+    let path = saved_adam_state("w", &[2], 1.0, "io.safetensors");
+    let (store, _) = store_with("w", &[2]);
+    let file = io::read_tensors::<f32>(&path).unwrap();
+    let names: Vec<&str> = file.tensors.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["w/0", "w/1", "w/2"]);
+    assert_eq!((file.meta("step"), file.meta("dtype")), (Some("1"), Some("f32")));
+    // written by io, read as state
+    let copy = dir().join("io-copy.safetensors");
+    io::write_tensors(&copy, &file.tensors, &[("step", "1")]).unwrap();
+    assert_eq!(State::load(&copy, &store).unwrap(), State::load(&path, &store).unwrap());
+    // io's checks and errors: the size check, the dtype map, a missing file
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.push(0);
+    std::fs::write(&copy, &bytes).unwrap();
+    let err = file_error(State::load(&copy, &store).unwrap_err());
+    assert!(
+        matches!(err, FileError::Format { .. }) && err.to_string().contains("the file has"),
+        "{err}"
+    );
+    let f64_store = {
+        let mut s = ParamStore::<f64>::new();
+        s.add("w", Tensor::zeros(&[2]), true);
+        s
+    };
+    let err = State::<f64>::load(&path, &f64_store).unwrap_err();
+    assert!(matches!(err, StateError::File(FileError::Dtype { .. })), "{err}");
+    let err = State::<f32>::load(dir().join("missing.safetensors"), &store).unwrap_err();
+    assert!(matches!(err, StateError::File(FileError::Io { .. })), "{err}");
 }

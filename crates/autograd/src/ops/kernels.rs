@@ -61,8 +61,8 @@ pub(crate) struct Buf<F> {
 }
 
 impl<F: Float> Buf<F> {
-    /// Room for `n` elements, none written yet; panics (never wraps) when `n` elements
-    /// cannot be addressed.
+    /// Room for `n` elements, none written yet; panics naming the size (never wraps, never
+    /// aborts) when `n` elements cannot be addressed or allocated.
     #[inline]
     #[track_caller]
     pub(crate) fn with_capacity(n: usize) -> Self {
@@ -74,12 +74,7 @@ impl<F: Float> Buf<F> {
                 len: 0,
             };
         }
-        let bytes = n
-            .checked_mul(std::mem::size_of::<F>())
-            .filter(|&b| b <= isize::MAX as usize);
-        if bytes.is_none() {
-            panic!("tensor: {n} elements of {} do not fit in the address space", F::NAME);
-        }
+        crate::tensor::check_room::<F>("tensor", n);
         let mut arc = Arc::<[F]>::new_uninit_slice(n);
         let ptr = Arc::get_mut(&mut arc)
             .expect("a new Arc is unique")

@@ -41,13 +41,17 @@ pub fn no_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 }
 
 /// Replaces the contents of `file` in place: truncating to zero and writing anew costs
-/// milliseconds per case on some file systems, this microseconds.
+/// milliseconds per case on some file systems, this microseconds (and a truncation only
+/// where the file shrinks: even one to the same size costs more than the write).
 pub fn rewrite(file: &std::fs::File, bytes: &[u8]) {
     use std::io::{Seek, SeekFrom, Write};
     let mut f = file;
+    let old_len = f.metadata().unwrap().len();
     f.seek(SeekFrom::Start(0)).unwrap();
     f.write_all(bytes).unwrap();
-    f.set_len(bytes.len() as u64).unwrap();
+    if (bytes.len() as u64) < old_len {
+        f.set_len(bytes.len() as u64).unwrap();
+    }
 }
 
 /// SplitMix64: deterministic, seedable, no dependency.
