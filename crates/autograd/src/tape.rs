@@ -730,6 +730,7 @@ impl<F: Float> Engine<F> for Record<'_, F> {
 
 /// One reverse sweep from `root`, seeded with `seed`. Gradients of leaves and of the ids in
 /// `keep` are left in the returned vector; the others are freed as soon as they are used.
+/// Linear in the number of nodes plus the length of `keep`.
 fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, keep: &[u32]) -> Vec<Option<E::V>> {
     let n = root as usize + 1;
     let mut grads: Vec<Option<E::V>> = take_spare();
@@ -737,12 +738,17 @@ fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, k
     if !tape.nodes.borrow()[root as usize].requires_grad {
         return grads;
     }
+    // A mask, not `keep.contains` per node: that made `grad` quadratic in the number of vars.
+    let mut kept = vec![false; if keep.is_empty() { 0 } else { n }];
+    for &k in keep.iter().filter(|&&k| (k as usize) < n) {
+        kept[k as usize] = true;
+    }
     grads[root as usize] = Some(seed);
     for i in (0..n).rev() {
         if grads[i].is_none() || tape.nodes.borrow()[i].inputs.is_empty() {
             continue;
         }
-        let g = if keep.contains(&(i as u32)) {
+        let g = if kept.get(i).copied().unwrap_or(false) {
             grads[i].clone()
         } else {
             grads[i].take()
