@@ -37,4 +37,3 @@ pub fn panic_site(f: impl FnOnce()) -> (String, String, u32) {
     let (file, line) = site.expect("the panic hook saw no location");
     (msg, file, line)
 }
-
