@@ -57,15 +57,22 @@ impl GradcheckOptions {
 }
 
 /// The worst mismatch found for one input.
+///
+/// An entry where the analytic or the numeric value is NaN or infinite (and the two are not
+/// the same infinity) fails with infinite errors, and is reported before any finite mismatch:
+/// the report then says which value is not finite, e.g. `sqrt` at 0, whose derivative is
+/// infinite while finite differences step outside the domain and give NaN.
 #[derive(Clone, Debug)]
 pub struct InputReport {
     /// Position of the input in the list given to the check.
     pub input: usize,
     /// The input's shape.
     pub shape: Shape,
-    /// Largest absolute error over all compared entries.
+    /// Largest absolute error over all compared entries (infinite where a value is not
+    /// finite).
     pub max_abs_err: f64,
-    /// Largest relative error over all compared entries.
+    /// Largest relative error over all compared entries (infinite where a value is not
+    /// finite).
     pub max_rel_err: f64,
     /// The input element (multi-index) of the worst entry; `None` in fast mode.
     pub element: Option<Vec<usize>>,
@@ -116,25 +123,53 @@ impl fmt::Display for GradcheckReport {
         let mode = if self.fast { " (fast: random projections)" } else { "" };
         writeln!(f, "{what}{mode}: {}", if self.passed { "passed" } else { "FAILED" })?;
         for r in &self.inputs {
+            write!(f, "  input {} {:?}: ", r.input, r.shape.as_slice())?;
+            if r.passed {
+                write!(f, "ok     ")?;
+            } else {
+                write!(f, "WRONG  ")?;
+            }
+            let cause = if r.passed {
+                None
+            } else {
+                non_finite_cause(r.analytic, r.numeric)
+            };
+            let worst = if cause.is_some() { "non-finite" } else { "worst" };
             write!(
                 f,
-                "  input {} {:?}: {} max abs err {:.3e}, max rel err {:.3e}",
-                r.input,
-                r.shape.as_slice(),
-                if r.passed { "ok    " } else { "WRONG " },
-                r.max_abs_err,
-                r.max_rel_err
+                "max abs err {:.3e}, max rel err {:.3e}",
+                r.max_abs_err, r.max_rel_err
             )?;
             if let (Some(e), Some(o)) = (&r.element, &r.output_element) {
-                write!(f, "; worst at input element {e:?}, output element {o:?}")?;
+                write!(f, "; {worst} at input element {e:?}, output element {o:?}")?;
             }
             if let Some(p) = r.projection {
-                write!(f, "; worst in projection {p}")?;
+                write!(f, "; {worst} in projection {p}")?;
             }
-            writeln!(f, ": analytic {:.6e} vs numeric {:.6e}", r.analytic, r.numeric)?;
+            write!(f, ": analytic {:.6e} vs numeric {:.6e}", r.analytic, r.numeric)?;
+            match cause {
+                Some(cause) => writeln!(f, " ({cause})")?,
+                None => writeln!(f)?,
+            }
         }
         Ok(())
     }
+}
+
+/// Why an entry with a NaN or infinite value failed, in words; `None` when both are finite.
+fn non_finite_cause(analytic: f64, numeric: f64) -> Option<&'static str> {
+    Some(match (analytic.is_finite(), numeric.is_finite()) {
+        (true, true) => return None,
+        (false, true) => {
+            "the tape's derivative is not finite where finite differences are: a backward rule divides by zero or overflows here"
+        }
+        (true, false) => {
+            "finite differences are not finite where the tape's derivative is: the function is not finite within eps of this point"
+        }
+        (false, false) => {
+            "neither value is finite: the function is not differentiable here (a domain edge, such as sqrt or log at 0?)"
+        }
+    })
 }
 
 fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
@@ -172,26 +207,42 @@ impl Worst {
     }
 
     fn see(&mut self, a: f64, n: f64, o: &GradcheckOptions, at: impl FnOnce(&mut InputReport)) {
-        let abs = (a - n).abs();
-        let big = a.abs().max(n.abs());
-        let rel = if big == 0.0 { 0.0 } else { abs / big };
         let ok = approx::relative_eq!(a, n, epsilon = o.atol, max_relative = o.rtol);
-        let score = if a.is_nan() != n.is_nan() {
-            f64::INFINITY
-        } else {
-            abs / (o.atol + o.rtol * big)
-        };
+        let (abs, rel, score) = errors(a, n, ok, o);
         self.r.max_abs_err = self.r.max_abs_err.max(abs);
         self.r.max_rel_err = self.r.max_rel_err.max(rel);
-        self.r.passed &= ok;
         // The worst entry is a failing one if any fails, else the one closest to failing.
-        if score > self.score || score.is_nan() {
+        let worse = match (ok, self.r.passed) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => score > self.score,
+        };
+        self.r.passed &= ok;
+        if worse {
             self.score = score;
             self.r.analytic = a;
             self.r.numeric = n;
             at(&mut self.r);
         }
     }
+}
+
+/// Absolute and relative error of analytic `a` against numeric `n`, and a score that ranks
+/// entries by how far they are from the tolerance: infinite when a value is NaN or infinite
+/// and the two do not match, so such an entry is the worst.
+fn errors(a: f64, n: f64, ok: bool, o: &GradcheckOptions) -> (f64, f64, f64) {
+    if !(a.is_finite() && n.is_finite()) {
+        return if ok {
+            (0.0, 0.0, 0.0)
+        } else {
+            (f64::INFINITY, f64::INFINITY, f64::INFINITY)
+        };
+    }
+    let abs = (a - n).abs();
+    let big = a.abs().max(n.abs());
+    let rel = if big == 0.0 { 0.0 } else { abs / big };
+    let score = abs / (o.atol + o.rtol * big);
+    (abs, rel, score)
 }
 
 fn eval<Fun>(f: &Fun, xs: &[Tensor<f64>]) -> Tensor<f64>

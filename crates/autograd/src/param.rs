@@ -20,21 +20,26 @@
 //! assert!(store.get(w).data()[1].abs() < 1e-6);
 //! ```
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::float::Float;
 use crate::tape::{GradStore, Tape, Var};
 use crate::tensor::Tensor;
 
-/// A parameter's identity: which [`ParamStore`] made it and where it sits there.
+/// A parameter's identity: a number no other parameter of the process has, where it sits in
+/// its store, and which store made it.
 ///
 /// Modules keep `ParamId`s; gradients ([`ParamGrads`]) and optimizer buffers are keyed by
-/// them. Using an id with a store other than the one (or a clone of the one) that made it
-/// panics with a message instead of reading another parameter.
+/// them. An id resolves in the store that made it and in clones of that store (for the
+/// parameters that existed when it was cloned). Anywhere else, including a clone that has
+/// since added parameters of its own, using it panics naming the parameter and both stores
+/// instead of reading another parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParamId {
-    store: u32,
     index: u32,
+    unique: u64,
+    store: u32,
 }
 
 impl ParamId {
@@ -44,7 +49,58 @@ impl ParamId {
     }
 }
 
+/// Numbers stores, for messages; a clone gets a number of its own.
 static NEXT_STORE: AtomicU32 = AtomicU32::new(1);
+/// Numbers parameters: what makes a [`ParamId`] unique (2^64 parameters never wrap).
+static NEXT_PARAM: AtomicU64 = AtomicU64::new(1);
+
+/// The ids of a store's parameters, by index, shared (not copied) with the [`ParamVars`] and
+/// [`ParamGrads`] made from it, and the number of the store they are for.
+#[derive(Clone, Debug)]
+struct Ids {
+    store: u32,
+    ids: Arc<Vec<ParamId>>,
+}
+
+impl Ids {
+    fn new() -> Self {
+        Ids {
+            store: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+            ids: Arc::new(Vec::new()),
+        }
+    }
+
+    fn contains(&self, id: ParamId) -> bool {
+        self.ids.get(id.index()) == Some(&id)
+    }
+
+    /// The position of `id`; panics naming `who`, the parameter and both stores when `id` is
+    /// not one of these parameters.
+    #[track_caller]
+    #[inline]
+    fn slot(&self, who: &str, id: ParamId) -> usize {
+        if !self.contains(id) {
+            self.unknown(who, id);
+        }
+        id.index()
+    }
+
+    #[cold]
+    #[track_caller]
+    fn unknown(&self, who: &str, id: ParamId) -> ! {
+        panic!(
+            "{who} of ParamStore #{}: parameter #{} of ParamStore #{} is not one of its parameters \
+             (made by another store, or added to one of two clones after the copy; was the module \
+             built with this store?)",
+            self.store, id.index, id.store
+        )
+    }
+
+    fn iter(&self) -> impl Iterator<Item = ParamId> + use<> {
+        let ids = Arc::clone(&self.ids);
+        (0..ids.len()).map(move |i| ids[i])
+    }
+}
 
 /// Every parameter of a model: its value, its stable name (`0.kernel`, `encoder.bias`) and
 /// whether training updates it.
@@ -56,12 +112,28 @@ static NEXT_STORE: AtomicU32 = AtomicU32::new(1);
 /// assert_eq!(store.name(w), "dense.kernel");
 /// assert_eq!(store.num_params(), 6);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ParamStore<F: Float> {
-    tag: u32,
+    ids: Ids,
     names: Vec<String>,
     values: Vec<Tensor<F>>,
     trainable: Vec<bool>,
+}
+
+/// A copy with a store number of its own: the ids of the parameters it holds now resolve in
+/// both, parameters either adds later only in the one that added them.
+impl<F: Float> Clone for ParamStore<F> {
+    fn clone(&self) -> Self {
+        ParamStore {
+            ids: Ids {
+                store: Ids::new().store,
+                ids: Arc::clone(&self.ids.ids),
+            },
+            names: self.names.clone(),
+            values: self.values.clone(),
+            trainable: self.trainable.clone(),
+        }
+    }
 }
 
 impl<F: Float> Default for ParamStore<F> {
@@ -74,7 +146,7 @@ impl<F: Float> ParamStore<F> {
     /// An empty store.
     pub fn new() -> Self {
         ParamStore {
-            tag: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+            ids: Ids::new(),
             names: Vec::new(),
             values: Vec::new(),
             trainable: Vec::new(),
@@ -87,27 +159,28 @@ impl<F: Float> ParamStore<F> {
         if self.names.iter().any(|n| n == name) {
             panic!("ParamStore::add: a parameter named '{name}' already exists");
         }
-        let index = u32::try_from(self.values.len()).expect("at most 2^32 parameters");
+        let id = ParamId {
+            index: u32::try_from(self.values.len()).expect("at most 2^32 parameters"),
+            unique: NEXT_PARAM.fetch_add(1, Ordering::Relaxed),
+            store: self.ids.store,
+        };
+        Arc::make_mut(&mut self.ids.ids).push(id);
         self.names.push(name.to_string());
         self.values.push(value);
         self.trainable.push(trainable);
-        ParamId { store: self.tag, index }
+        id
     }
 
     #[track_caller]
+    #[inline]
     fn slot(&self, id: ParamId) -> usize {
-        if id.store != self.tag || id.index() >= self.values.len() {
-            panic!(
-                "ParamStore: parameter #{} was made by another ParamStore (was the module built with this store?)",
-                id.index
-            );
-        }
-        id.index()
+        self.ids.slot("ParamStore", id)
     }
 
-    /// Whether `id` was made by this store (or by the store it was cloned from).
+    /// Whether `id` is a parameter of this store: made by it, or by the store it was cloned
+    /// from before the copy.
     pub fn contains(&self, id: ParamId) -> bool {
-        id.store == self.tag && id.index() < self.values.len()
+        self.ids.contains(id)
     }
 
     /// Number of parameter tensors.
@@ -168,14 +241,7 @@ impl<F: Float> ParamStore<F> {
     /// The id of the parameter called `name`.
     pub fn find(&self, name: &str) -> Option<ParamId> {
         let i = self.names.iter().position(|n| n == name)?;
-        Some(self.id_at(i))
-    }
-
-    fn id_at(&self, i: usize) -> ParamId {
-        ParamId {
-            store: self.tag,
-            index: i as u32,
-        }
+        Some(self.ids.ids[i])
     }
 
     /// All names, in registration order.
@@ -185,8 +251,7 @@ impl<F: Float> ParamStore<F> {
 
     /// All ids, in registration order.
     pub fn ids(&self) -> impl Iterator<Item = ParamId> + use<F> {
-        let tag = self.tag;
-        (0..self.values.len() as u32).map(move |index| ParamId { store: tag, index })
+        self.ids.iter()
     }
 
     /// `(id, name, value)` for every parameter.
@@ -198,21 +263,12 @@ impl<F: Float> ParamStore<F> {
 
     /// `(id, value)` of every trainable parameter, values mutable: what an optimizer updates.
     pub fn trainable_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Tensor<F>)> {
-        let tag = self.tag;
-        self.values
-            .iter_mut()
-            .zip(&self.trainable)
-            .enumerate()
+        self.ids
+            .ids
+            .iter()
+            .zip(self.values.iter_mut().zip(&self.trainable))
             .filter(|(_, (_, t))| **t)
-            .map(move |(i, (v, _))| {
-                (
-                    ParamId {
-                        store: tag,
-                        index: i as u32,
-                    },
-                    v,
-                )
-            })
+            .map(|(&id, (v, _))| (id, v))
     }
 
     /// A copy of every value, to restore later (early stopping's best weights). Cheap: values
@@ -258,7 +314,7 @@ impl<F: Float> ParamStore<F> {
             })
             .collect();
         ParamVars {
-            tag: self.tag,
+            ids: self.ids.clone(),
             vars,
             trainable: self.trainable.clone(),
         }
@@ -270,18 +326,16 @@ impl<F: Float> ParamStore<F> {
 /// Index it with a [`ParamId`] in forward code; [`ParamVars::backward`] returns the
 /// gradients keyed by the same ids.
 pub struct ParamVars<'t, F: Float> {
-    tag: u32,
+    ids: Ids,
     vars: Vec<Var<'t, F>>,
     trainable: Vec<bool>,
 }
 
 impl<'t, F: Float> ParamVars<'t, F> {
     #[track_caller]
+    #[inline]
     fn slot(&self, id: ParamId) -> usize {
-        if id.store != self.tag || id.index() >= self.vars.len() {
-            panic!("ParamVars: parameter #{} was made by another ParamStore", id.index);
-        }
-        id.index()
+        self.ids.slot("ParamVars", id)
     }
 
     /// The var of a parameter.
@@ -315,7 +369,7 @@ impl<'t, F: Float> ParamVars<'t, F> {
             .map(|(&v, &t)| if t { grads.take(v) } else { None })
             .collect();
         ParamGrads {
-            tag: self.tag,
+            ids: self.ids.clone(),
             grads: taken,
         }
     }
@@ -355,7 +409,7 @@ impl<'t, F: Float> std::ops::Index<ParamId> for ParamVars<'t, F> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct ParamGrads<F: Float> {
-    tag: u32,
+    ids: Ids,
     grads: Vec<Option<Tensor<F>>>,
 }
 
@@ -373,7 +427,7 @@ impl<F: Float> ParamGrads<F> {
     /// ```
     pub fn new(store: &ParamStore<F>) -> Self {
         ParamGrads {
-            tag: store.tag,
+            ids: store.ids.clone(),
             grads: vec![None; store.len()],
         }
     }
@@ -382,10 +436,8 @@ impl<F: Float> ParamGrads<F> {
     /// gradients are for.
     #[track_caller]
     pub fn insert(&mut self, id: ParamId, grad: Tensor<F>) {
-        if id.store != self.tag || id.index() >= self.grads.len() {
-            panic!("ParamGrads::insert: parameter #{} is from another ParamStore", id.index);
-        }
-        self.grads[id.index()] = Some(grad);
+        let i = self.ids.slot("ParamGrads::insert", id);
+        self.grads[i] = Some(grad);
     }
 
     /// Whether these are gradients of `store`'s parameters (made from its vars, or by
@@ -398,31 +450,23 @@ impl<F: Float> ParamGrads<F> {
     /// assert!(grads.is_for(&a) && !grads.is_for(&b));
     /// ```
     pub fn is_for(&self, store: &ParamStore<F>) -> bool {
-        self.tag == store.tag
+        self.ids.store == store.ids.store
     }
 
-    /// The gradient of a parameter, if it has one.
+    /// The gradient of a parameter, if it has one; panics when `id` is not a parameter of the
+    /// store these gradients are for (an update of one store with another's gradients).
+    #[track_caller]
     pub fn get(&self, id: ParamId) -> Option<&Tensor<F>> {
-        if id.store != self.tag {
-            return None;
-        }
-        self.grads.get(id.index()).and_then(Option::as_ref)
+        self.grads[self.ids.slot("ParamGrads", id)].as_ref()
     }
 
     /// `(id, gradient)` for every parameter that has one.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Tensor<F>)> {
-        let tag = self.tag;
-        self.grads.iter().enumerate().filter_map(move |(i, g)| {
-            g.as_ref().map(|g| {
-                (
-                    ParamId {
-                        store: tag,
-                        index: i as u32,
-                    },
-                    g,
-                )
-            })
-        })
+        self.ids
+            .ids
+            .iter()
+            .zip(&self.grads)
+            .filter_map(|(&id, g)| Some((id, g.as_ref()?)))
     }
 
     /// Every gradient, mutable (for clipping).
@@ -443,7 +487,7 @@ impl<F: Float> std::ops::Index<ParamId> for ParamGrads<F> {
         match self.get(id) {
             Some(g) => g,
             None => panic!(
-                "ParamGrads: parameter #{} has no gradient (frozen, unused by the loss, or from another store)",
+                "ParamGrads: parameter #{} has no gradient (frozen, or unused by the loss)",
                 id.index
             ),
         }

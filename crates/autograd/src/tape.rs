@@ -4,6 +4,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use smallvec::SmallVec;
 
@@ -56,9 +57,10 @@ pub struct Tape<F: Float> {
     /// gradients for, found without a walk over every node.
     vars: RefCell<Vec<u32>>,
     recording: Cell<bool>,
-    /// Which recording this is: `reset` starts a new one, so gradients of an earlier one
-    /// (whose node ids are reused) are refused.
-    generation: u64,
+    /// Which recording this is, unique in the process: a new tape and every `reset` take a
+    /// new one, so a [`GradStore`] of another tape, of a dropped one at the same address or of
+    /// an earlier recording (whose node ids are reused) is refused.
+    id: u64,
     /// With NaN tracing on: keep the first report here instead of panicking.
     keep_non_finite: Cell<bool>,
     non_finite: RefCell<Option<NonFiniteOp>>,
@@ -74,6 +76,13 @@ impl<F: Float> Drop for Tape<F> {
     fn drop(&mut self) {
         give_spare(std::mem::take(self.nodes.get_mut()));
     }
+}
+
+/// The next recording id (a tape's `id`): 2^64 recordings never wrap.
+static NEXT_RECORDING: AtomicU64 = AtomicU64::new(1);
+
+fn next_recording() -> u64 {
+    NEXT_RECORDING.fetch_add(1, Ordering::Relaxed)
 }
 
 thread_local! {
@@ -141,7 +150,7 @@ impl<F: Float> Tape<F> {
             nodes: RefCell::new(nodes),
             vars: RefCell::new(Vec::new()),
             recording: Cell::new(true),
-            generation: 0,
+            id: next_recording(),
             keep_non_finite: Cell::new(false),
             non_finite: RefCell::new(None),
         }
@@ -163,7 +172,7 @@ impl<F: Float> Tape<F> {
         self.nodes.get_mut().clear();
         self.vars.get_mut().clear();
         self.non_finite.get_mut().take();
-        self.generation += 1;
+        self.id = next_recording();
     }
 
     /// With NaN tracing on ([`crate::set_debug_nans`] or `BOREL_DEBUG_NANS=1`), keep the
@@ -523,8 +532,7 @@ impl<'t, F: Float> Var<'t, F> {
             ids,
             grads,
             reached,
-            tape: self.tape as *const Tape<F> as usize,
-            generation: self.tape.generation,
+            recording: self.tape.id,
         }
     }
 }
@@ -553,43 +561,53 @@ pub struct GradStore<F> {
     grads: Vec<Option<Tensor<F>>>,
     /// Whether the sweep reached each leaf (PyTorch's `grad` is not `None`).
     reached: Vec<bool>,
-    tape: usize,
-    generation: u64,
+    /// The id of the tape's recording these gradients are of.
+    recording: u64,
 }
 
 impl<F: Float> GradStore<F> {
-    /// Whether `v` is of the recording these gradients were computed on: the same tape, not
-    /// reset since (a reset reuses node ids, so an older store would answer for another var).
-    fn owns(&self, v: Var<'_, F>) -> bool {
-        v.tape as *const Tape<F> as usize == self.tape && v.tape.generation == self.generation
+    /// Panics unless `v` is of the recording these gradients were computed on: the same
+    /// tape, not reset since. Node ids restart at 0 on every tape and after every reset, so
+    /// anything else would answer with the gradient of another var.
+    #[track_caller]
+    fn check_owns(&self, v: Var<'_, F>) {
+        if v.tape.id != self.recording {
+            panic!(
+                "GradStore: var #{} belongs to tape recording #{}, these gradients to recording #{} \
+                 (another tape, or this one before Tape::reset)",
+                v.id, v.tape.id, self.recording
+            );
+        }
     }
 
-    /// The gradient of a var leaf the output reached; `None` for a leaf it did not reach,
-    /// for intermediate values (their gradients are freed during the sweep: ask for them
-    /// with [`Tape::grad`]) and for vars of another tape or of a later recording of this one
-    /// (after [`Tape::reset`]).
+    /// The gradient of a var leaf the output reached; `None` for a leaf it did not reach
+    /// and for intermediate values (their gradients are freed during the sweep: ask for them
+    /// with [`Tape::grad`]). Panics for a var of another tape, or of a later recording of
+    /// this one (after [`Tape::reset`]).
+    #[track_caller]
     pub fn get(&self, v: Var<'_, F>) -> Option<&Tensor<F>> {
         let i = self.reached_slot(v)?;
         self.grads[i].as_ref()
     }
 
-    /// Takes the gradient out of the store (`None` as for [`GradStore::get`]).
+    /// Takes the gradient out of the store (`None` and panics as for [`GradStore::get`]).
+    #[track_caller]
     pub fn take(&mut self, v: Var<'_, F>) -> Option<Tensor<F>> {
         let i = self.reached_slot(v)?;
         self.grads[i].take()
     }
 
     /// Where `v`'s gradient is, if `v` is a leaf of this recording that the sweep reached.
+    #[track_caller]
     fn reached_slot(&self, v: Var<'_, F>) -> Option<usize> {
         let i = self.slot(v)?;
         self.reached[i].then_some(i)
     }
 
-    /// Where `v`'s gradient is, if `v` is a var leaf of this recording.
+    /// Where `v`'s gradient is, if `v` is a var leaf; panics for a var of another recording.
+    #[track_caller]
     fn slot(&self, v: Var<'_, F>) -> Option<usize> {
-        if !self.owns(v) {
-            return None;
-        }
+        self.check_owns(v);
         self.ids.binary_search(&v.id).ok()
     }
 }
@@ -598,15 +616,6 @@ impl<F: Float> std::ops::Index<Var<'_, F>> for GradStore<F> {
     type Output = Tensor<F>;
     #[track_caller]
     fn index(&self, v: Var<'_, F>) -> &Tensor<F> {
-        if v.tape as *const Tape<F> as usize != self.tape {
-            panic!("GradStore: var #{} belongs to another tape", v.id);
-        }
-        if v.tape.generation != self.generation {
-            panic!(
-                "GradStore: var #{} was recorded after Tape::reset; these gradients are of an earlier recording",
-                v.id
-            );
-        }
         match self.slot(v).and_then(|i| self.grads[i].as_ref()) {
             Some(g) => g,
             None => panic!(
@@ -751,6 +760,7 @@ impl<F: Float> Engine<F> for Record<'_, F> {
 
 /// One reverse sweep from `root`, seeded with `seed`. Gradients of leaves and of the ids in
 /// `keep` are left in the returned vector; the others are freed as soon as they are used.
+/// Linear in the number of nodes plus the length of `keep`.
 fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, keep: &[u32]) -> Vec<Option<E::V>> {
     let n = root as usize + 1;
     let mut grads: Vec<Option<E::V>> = take_spare();
@@ -758,12 +768,17 @@ fn sweep<E: Engine<F>, F: Float>(e: &E, tape: &Tape<F>, root: u32, seed: E::V, k
     if !tape.nodes.borrow()[root as usize].requires_grad {
         return grads;
     }
+    // A mask, not `keep.contains` per node: that made `grad` quadratic in the number of vars.
+    let mut kept = vec![false; if keep.is_empty() { 0 } else { n }];
+    for &k in keep.iter().filter(|&&k| (k as usize) < n) {
+        kept[k as usize] = true;
+    }
     grads[root as usize] = Some(seed);
     for i in (0..n).rev() {
         if grads[i].is_none() || tape.nodes.borrow()[i].inputs.is_empty() {
             continue;
         }
-        let g = if keep.contains(&(i as u32)) {
+        let g = if kept.get(i).copied().unwrap_or(false) {
             grads[i].clone()
         } else {
             grads[i].take()

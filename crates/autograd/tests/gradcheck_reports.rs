@@ -125,3 +125,51 @@ fn f32_inputs_are_promoted_to_f64() {
     let r = gradcheck(|v| v[0].exp().sum(), &[x], &GradcheckOptions::default());
     assert!(r.passed && r.inputs[0].max_abs_err < 1e-8, "{r}");
 }
+
+#[test]
+fn a_non_finite_value_is_reported_with_its_cause_not_a_zero_error() {
+    // sqrt at 0: the derivative is infinite, and the finite difference steps below 0 (NaN).
+    let x = Tensor::from_vec(vec![1.0, 0.0], &[2]);
+    for opts in [GradcheckOptions::default(), GradcheckOptions::fast()] {
+        let r = gradcheck(|v| v[0].sqrt().sum(), std::slice::from_ref(&x), &opts);
+        assert!(!r.passed, "{r}");
+        let i = &r.inputs[0];
+        assert!(i.analytic.is_infinite() && i.numeric.is_nan(), "{r}");
+        assert_eq!((i.max_abs_err, i.max_rel_err), (f64::INFINITY, f64::INFINITY), "{r}");
+        let text = r.to_string();
+        assert!(
+            text.contains("max abs err inf") && text.contains("numeric NaN"),
+            "{text}"
+        );
+        assert!(text.contains("(neither value is finite: "), "{text}");
+        if !opts.fast {
+            assert_eq!(i.element.as_deref(), Some(&[1][..]), "{r}");
+            assert!(
+                text.contains("non-finite at input element [1], output element []"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_numeric_value_names_the_finite_differences() {
+    // The backward claims 1 where the function jumps to infinity beyond 0.
+    let step = CustomFn::<f64>::new(
+        "step",
+        |x| x[0].map(|v| if v > 0.0 { f64::INFINITY } else { v }),
+        |_x, _y, g| vec![g.clone()],
+    );
+    let x = Tensor::from_vec(vec![-1.0, 0.0], &[2]);
+    let r = gradcheck(
+        move |v| v[0].tape().custom(step.clone(), &[v[0]]).sum(),
+        &[x],
+        &GradcheckOptions::default(),
+    );
+    let text = r.to_string();
+    assert!(!r.passed && r.inputs[0].element.as_deref() == Some(&[1][..]), "{text}");
+    assert!(
+        text.contains("(finite differences are not finite where the tape's derivative is"),
+        "{text}"
+    );
+}

@@ -114,8 +114,11 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// `units` outputs, with Keras' defaults for everything else.
+    /// `units` outputs, with Keras' defaults for everything else. Panics at the caller's line
+    /// when `units` is 0, as Keras refuses it: a layer with no outputs cuts the model off.
+    #[track_caller]
     pub fn new(units: usize) -> Self {
+        assert!(units > 0, "Dense::new: units must be a positive integer, got {units}");
         Dense {
             units,
             activation: Activation::Linear,

@@ -1,8 +1,9 @@
-use std::cell::RefCell;
-use std::sync::Once;
-
 use borel_autograd::{GradcheckOptions, Tape, Tensor, Var, gradcheck, gradgradcheck};
 use borel_nn::{LabelError, Loss, Reduction, UnknownLoss, class_labels};
+
+#[path = "../../autograd/tests/common/panic_site.rs"]
+mod panic_site;
+use panic_site::panic_site;
 
 type Expr = Box<dyn for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>>;
 
@@ -14,38 +15,6 @@ const ALL: [Loss; 6] = [
     Loss::CategoricalCrossEntropy,
     Loss::SparseCategoricalCrossEntropy,
 ];
-
-thread_local! {
-    /// `Some` while this thread expects a panic; then holds where it was reported.
-    static SITE: RefCell<Option<Option<(String, u32)>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f`, expecting a panic; returns its message, file and line. Only panics on this thread
-/// while it waits are captured, so tests running in parallel keep their normal reports.
-fn panic_site(f: impl FnOnce()) -> (String, String, u32) {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let site = info.location().map(|l| (l.file().to_string(), l.line()));
-            let caught = SITE.with(|s| s.borrow_mut().as_mut().map(|slot| *slot = site).is_some());
-            if !caught {
-                prev(info);
-            }
-        }));
-    });
-    SITE.with(|s| *s.borrow_mut() = Some(None));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    let site = SITE.with(|s| s.borrow_mut().take()).flatten();
-    let err = result.expect_err("expected a panic");
-    let msg = err
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap();
-    let (file, line) = site.expect("the panic hook saw no location");
-    (msg, file, line)
-}
 
 fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
     Tensor::from_vec(data.to_vec(), shape)

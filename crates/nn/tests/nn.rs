@@ -4,6 +4,10 @@ use borel_nn::{
 };
 use rand::SeedableRng;
 
+#[path = "../../autograd/tests/common/panic_site.rs"]
+mod panic_site;
+use panic_site::panic_site;
+
 fn opts() -> GradcheckOptions {
     GradcheckOptions::default()
 }
@@ -205,4 +209,13 @@ fn frozen_parameters_get_no_gradient_and_count_as_non_trainable() {
     let kernel = store.find("0.kernel").unwrap();
     assert!(g.get(kernel).is_some() && g.get(bias).is_none());
     assert!(model.summary(&store).contains("Non-trainable params: 2 (16.00 B)"));
+}
+
+#[test]
+fn a_dense_layer_of_zero_units_is_refused_at_the_callers_line() {
+    let (msg, file, line) = panic_site(|| {
+        let _ = Dense::new(0);
+    });
+    assert_eq!(msg, "Dense::new: units must be a positive integer, got 0");
+    assert_eq!((file.ends_with("tests/nn.rs"), line), (true, line!() - 3));
 }

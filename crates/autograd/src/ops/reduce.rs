@@ -376,15 +376,8 @@ impl<'t, F: Float> Var<'t, F> {
     fn logsumexp_named(self, op: &str, axes: &[isize], keepdim: bool) -> Var<'t, F> {
         let shape = self.shape();
         let ax = norm_axes(op, axes, shape.len());
-        // Over an empty axis there is no max to subtract; the sum of no terms is 0 and its
-        // log -inf, as in PyTorch.
-        let m = if count(&shape, &ax) == 0 {
-            Tensor::zeros(&kept_shape(&shape, &ax))
-        } else {
-            Family::<F>::forward(&Reduce::new(Kind::Max, ax.clone(), true), &[&self.value()])
-        };
-        let m_finite = self.tape.constant(m.map(|v| if v.is_finite() { v } else { F::ZERO }));
-        let s = (self - m_finite).exp().unary(Reduce::sum(ax.clone(), true)).log() + m_finite;
+        let (shifted, max) = self.minus_max(&ax);
+        let s = shifted.exp().unary(Reduce::sum(ax.clone(), true)).log() + max;
         if keepdim {
             s
         } else {
@@ -392,7 +385,25 @@ impl<'t, F: Float> Var<'t, F> {
         }
     }
 
-    /// `softmax` along `axis`: `exp(x - logsumexp(x))`, stable for large values.
+    /// `x - max(x)` over `ax` (normalized), and that max as a constant: the shift that keeps
+    /// `exp` from overflowing, and from rounding the small terms away when the max is large.
+    /// A constant leaves every derivative unchanged, since softmax and friends are invariant
+    /// to it. A non-finite max (or none, over an empty axis) shifts by 0, so infinities and
+    /// NaNs propagate as in PyTorch.
+    #[track_caller]
+    fn minus_max(self, ax: &[usize]) -> (Var<'t, F>, Var<'t, F>) {
+        let shape = self.shape();
+        let max = if count(&shape, ax) == 0 {
+            Tensor::zeros(&kept_shape(&shape, ax))
+        } else {
+            Family::<F>::forward(&Reduce::new(Kind::Max, Axes::from_slice(ax), true), &[&self.value()])
+        };
+        let max = self.tape.constant(max.map(|v| if v.is_finite() { v } else { F::ZERO }));
+        (self - max, max)
+    }
+
+    /// `softmax` along `axis`: `exp(x - max) / sum(exp(x - max))`, as PyTorch computes it, so
+    /// right for any finite logits (`[1e30, 1e30]` gives `[0.5, 0.5]` in f32 and f64).
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
@@ -400,23 +411,33 @@ impl<'t, F: Float> Var<'t, F> {
     /// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]));
     /// let p = x.softmax(-1).value();
     /// assert!((p.data().iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    /// let big = tape.var(Tensor::from_vec(vec![1e30, 1e30], &[2]));
+    /// assert_eq!(big.softmax(0).value().data(), &[0.5, 0.5]);
     /// ```
     #[track_caller]
     pub fn softmax(self, axis: isize) -> Var<'t, F> {
-        (self - self.logsumexp_named("softmax", &[axis], true)).exp()
+        let ax = norm_axes("softmax", &[axis], self.shape().len());
+        let e = self.minus_max(&ax).0.exp();
+        e / e.unary(Reduce::sum(ax, true))
     }
 
-    /// `x - logsumexp(x)` along `axis`.
+    /// `log(softmax(x))` along `axis`, computed as PyTorch does,
+    /// `(x - max) - log(sum(exp(x - max)))`: right for any finite logits, and never through
+    /// the log of a rounded probability.
     ///
     /// ```
     /// use borel_autograd::{Tape, Tensor};
     /// let tape = Tape::<f64>::new();
     /// let x = tape.var(Tensor::from_vec(vec![0.0, 0.0], &[2]));
     /// assert_eq!(x.log_softmax(0).value().data(), &[-2f64.ln(), -2f64.ln()]);
+    /// let big = tape.var(Tensor::from_vec(vec![1e30, 1e30], &[2]));
+    /// assert_eq!(big.log_softmax(0).value().data(), &[-2f64.ln(), -2f64.ln()]);
     /// ```
     #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Var<'t, F> {
-        self - self.logsumexp_named("log_softmax", &[axis], true)
+        let ax = norm_axes("log_softmax", &[axis], self.shape().len());
+        let shifted = self.minus_max(&ax).0;
+        shifted - shifted.exp().unary(Reduce::sum(ax, true)).log()
     }
 }
 
