@@ -1,6 +1,15 @@
-"""NumPy (OpenBLAS) sgemm reference: GFLOP/s for n x n float32 products. Usage: python numpy_gemm.py N..."""
+"""NumPy (OpenBLAS) sgemm reference: GFLOP/s for n x n float32 products. Usage: python numpy_gemm.py N...
+`python numpy_gemm.py info` prints the BLAS library and the kernel it runs (needs threadpoolctl)."""
 import sys, time
 import numpy as np
+if sys.argv[1:] == ["info"]:
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [f"{i['internal_api']}_{i.get('version')}_{i.get('architecture')}" for i in threadpool_info() if i["user_api"] == "blas"]
+    except ImportError:
+        blas = ["unknown_(pip_install_threadpoolctl)"]
+    print(f"INFO numpy_blas={','.join(blas)}")
+    sys.exit()
 for n in map(int, sys.argv[1:]):
     rng = np.random.default_rng(3)
     a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)

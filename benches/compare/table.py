@@ -1,7 +1,10 @@
 """Reads RESULT lines (stdin) of one run and prints the comparison table with ratios."""
 import collections, re, statistics, sys
 rows = collections.defaultdict(list)
+info = {}
 for line in sys.stdin:
+    if line.startswith("INFO "):
+        info.update(p.split("=", 1) for p in line.split()[1:] if "=" in p)
     m = re.match(r"RESULT (.*)", line.strip())
     if not m: continue
     kv = dict(p.split("=", 1) for p in m.group(1).split() if "=" in p)
@@ -11,6 +14,8 @@ for line in sys.stdin:
 med = {k: statistics.median(v) for k, v in rows.items()}
 def get(threads, bench, what, crate, unit):
     return med.get((threads, bench, what, crate, unit))
+print(f"CPU: {info.get('cpu', '?').replace('_', ' ')}; SIMD: {info.get('simd', '?').replace(',', ', ')}")
+print(f"Borel's GEMM kernels: {info.get('borel_gemm', '?')}; NumPy's BLAS: {info.get('numpy_blas', '?').replace('_', ' ')}\n")
 print("| threads | work | Borel | hand-written | PyTorch | JAX jit / scan | NumPy | Borel / hand-written | Borel / PyTorch (sgemm: / NumPy) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for t in sorted({k[0] for k in med}):

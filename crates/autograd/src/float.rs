@@ -169,49 +169,6 @@ macro_rules! impl_float {
 impl_float!(f32, "f32", libm::erff, exp_f32);
 impl_float!(f64, "f64", libm::erf, f64::exp);
 
-/// `C = alpha A B + beta C` (BLAS's order of arguments) through the `gemm` crate, which
-/// writes `dst = alpha dst + beta lhs rhs` and takes column strides before row strides. Large
-/// products use rayon's pool; small or skinny ones stay on the calling thread, where a thread
-/// hop costs more than it saves.
-///
-/// # Safety
-/// The pointers and strides must describe valid `m x k`, `k x n` and `m x n` matrices, and
-/// `c` must not overlap `a` or `b` nor map two elements to one address.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub(crate) unsafe fn gemm_blas<T: 'static + Copy + PartialEq + Default>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
-    #[cfg(feature = "parallel")]
-    let par = if m.saturating_mul(k).saturating_mul(n) >= 1 << 21 && m.min(n) >= 32 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    #[cfg(not(feature = "parallel"))]
-    let par = gemm::Parallelism::None;
-    let read_dst = beta != T::default();
-    // SAFETY: forwarded from the caller's contract; `gemm` accepts f32 and f64.
-    unsafe {
-        gemm::gemm(
-            m, n, k, c, csc, rsc, read_dst, a, csa, rsa, b, csb, rsb, beta, alpha, false, false, false, par,
-        )
-    }
-}
-
 /// `e^x` for `f32` with selects and arithmetic only (Cephes' `expf`: Cody-Waite reduction
 /// to `|r| <= ln2 / 2`, a degree-6 polynomial, and `2^n` built in two halves so that results
 /// down to the smallest subnormal are rounded once). NaN gives NaN, `-inf` 0, `+inf` `inf`.

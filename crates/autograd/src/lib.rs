@@ -51,6 +51,7 @@ pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};
 pub use ops::dense::DenseAct;
 // For benchmarks and tuning, not for models: the default is chosen by benchmark.
 #[doc(hidden)]
+pub use ops::gemm::gemm_kernel;
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use param::{ParamGrads, ParamId, ParamStore, ParamVars};
 pub use shape::Shape;

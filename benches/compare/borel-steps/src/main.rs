@@ -2,8 +2,9 @@
 //! step, `Forward::backward`, `Optimizer::update`. Same data, initial weights and batch order
 //! as the hand-written floor (`peer-common`), so the final SSEs match it to float rounding.
 //!
-//! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain`; `REPS` repetitions.
-//! Prints `RESULT` lines in the hand-written program's format.
+//! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain | info`; `REPS`
+//! repetitions. Prints `RESULT` lines in the hand-written program's format (`info`: an `INFO`
+//! line naming the GEMM kernels Borel chose for this CPU).
 
 use borel::prelude::{Dense, Forward, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor};
 use peer_common::{
@@ -158,6 +159,7 @@ fn main() {
         Some("large") => large(reps),
         Some("matmul") => matmul(a.get(1).and_then(|s| s.parse().ok()).unwrap_or(MM_N), reps),
         Some("chain") => chain(reps),
+        Some("info") => println!("INFO borel_gemm={}", borel::autograd::gemm_kernel()),
         _ => {
             for m in [Model::Linear, Model::Sigmoid, Model::Relu] {
                 small(m, reps);

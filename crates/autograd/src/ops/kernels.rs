@@ -27,6 +27,7 @@ impl<T> SerialChunks<T> for [T] {
 use smallvec::SmallVec;
 
 use crate::float::Float;
+pub(crate) use crate::ops::gemm::{Strided, gemm_into};
 use crate::shape::{Shape, broadcast_or_panic, broadcast_strides, for_each_row, numel, strides};
 use crate::tensor::{Storage, Tensor};
 
@@ -105,7 +106,7 @@ impl<F: Float> Buf<F> {
 
     /// Where the elements start: in the allocation, or inline.
     #[inline(always)]
-    fn base(&mut self) -> *mut F {
+    pub(crate) fn base(&mut self) -> *mut F {
         if self.ptr.is_null() {
             self.one.as_mut_ptr()
         } else {
@@ -184,75 +185,6 @@ impl<F> std::ops::DerefMut for Buf<F> {
         };
         // SAFETY: the first `len` elements are written, and owned by this buffer alone.
         unsafe { std::slice::from_raw_parts_mut(base, self.len) }
-    }
-}
-
-/// A matrix operand of [`gemm_into`]: elements in a slice, read through row and column
-/// strides (reading it transposed swaps them).
-pub(crate) struct Strided<'a, F> {
-    pub(crate) data: &'a [F],
-    pub(crate) rs: usize,
-    pub(crate) cs: usize,
-}
-
-impl<F> Strided<'_, F> {
-    /// Whether every element of a `rows x cols` matrix read through the strides lies in the
-    /// slice (`rows`, `cols` at least 1).
-    fn covers(&self, rows: usize, cols: usize) -> bool {
-        let last = (rows - 1)
-            .checked_mul(self.rs)
-            .zip((cols - 1).checked_mul(self.cs))
-            .and_then(|(r, c)| r.checked_add(c));
-        last.is_some_and(|l| l < self.data.len())
-    }
-}
-
-/// `C = a b + beta C` for `a` (`m x k`) and `b` (`k x n`), where `C` is the row-major `m x n`
-/// block of `out` starting at element `at`. Nothing is done when a dimension is 0. The one
-/// safe door to the GEMM: panics, naming `op`, unless every element the strides reach lies in
-/// its operand and `C` lies in `out`, written already unless `beta` is 0 (then `C` may be
-/// unwritten, and is written whole).
-#[track_caller]
-pub(crate) fn gemm_into<F: Float>(
-    op: &str,
-    (m, k, n): (usize, usize, usize),
-    a: Strided<'_, F>,
-    b: Strided<'_, F>,
-    beta: F,
-    out: &mut Buf<F>,
-    at: usize,
-) {
-    if m == 0 || k == 0 || n == 0 {
-        return;
-    }
-    let end = m.checked_mul(n).and_then(|mn| mn.checked_add(at));
-    let readable = if beta == F::ZERO { out.cap() } else { out.len };
-    assert!(
-        a.covers(m, k) && b.covers(k, n) && end.is_some_and(|e| e <= readable),
-        "{op}: operand storage does not cover a {m}x{k} by {k}x{n} product"
-    );
-    let (ra, ca, rb, cb) = (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize);
-    // SAFETY: the assert above puts every element the strides reach inside `a`, `b` and the
-    // buffer `out` owns alone (its unique allocation, or its inline element), and `C` is
-    // row-major, so no two of its elements share an address.
-    unsafe {
-        let c = out.base().add(at);
-        crate::float::gemm_blas(
-            m,
-            k,
-            n,
-            F::ONE,
-            a.data.as_ptr(),
-            ra,
-            ca,
-            b.data.as_ptr(),
-            rb,
-            cb,
-            beta,
-            c,
-            n as isize,
-            1,
-        );
     }
 }
 

@@ -22,6 +22,7 @@
 pub(crate) mod binary;
 pub(crate) mod custom;
 pub(crate) mod dense;
+pub(crate) mod gemm;
 pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
