@@ -55,7 +55,7 @@ pub mod prelude {
         Activation, Dense, DenseLayer, Dropout, Forward, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
         Sequential, WeightFile,
     };
-    pub use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Optimizer, RmsProp, Sgd};
     pub use rand::rngs::StdRng;
     pub use rand::{self, RngExt, SeedableRng};
 }

@@ -28,6 +28,11 @@ pub(crate) enum Hyper {
     MinLr,
     ClipLimit,
     MaxNorm,
+    MaxIter,
+    MaxEval,
+    HistorySize,
+    ToleranceGrad,
+    ToleranceChange,
 }
 
 /// The values a setting may take.
@@ -93,6 +98,11 @@ impl Hyper {
             Hyper::MinLr => ("Invalid min_lr value", Range::NonNegative),
             Hyper::ClipLimit => ("Invalid clip_value value", Range::NonNegative),
             Hyper::MaxNorm => ("Invalid max_norm value", Range::NonNegative),
+            Hyper::MaxIter => ("Expected positive integer max_iter", Range::Count),
+            Hyper::MaxEval => ("Expected positive integer max_eval", Range::Count),
+            Hyper::HistorySize => ("Expected positive integer history_size", Range::Count),
+            Hyper::ToleranceGrad => ("Invalid tolerance_grad value", Range::NonNegative),
+            Hyper::ToleranceChange => ("Invalid tolerance_change value", Range::NonNegative),
         }
     }
 }

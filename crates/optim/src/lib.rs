@@ -1,13 +1,18 @@
 //! # borel-optim
 //!
 //! Optimizers whose numerics are pinned to their references: [`Sgd`], [`Adam`], [`AdamW`],
-//! [`Adagrad`] and [`RmsProp`]; learning-rate [`schedule`]s; gradient [`clip`]ping; and
-//! optimizer [`State`] that saves and loads, so training resumes bit for bit.
+//! [`Adagrad`] and [`RmsProp`]; [`Lbfgs`] for full-batch problems; learning-rate
+//! [`schedule`]s; gradient [`clip`]ping; and optimizer [`State`] that saves and loads, so
+//! training resumes bit for bit.
 //!
-//! Every optimizer has the same presets: `keras()` follows Keras 3 (its defaults and its
+//! Every [`Optimizer`] has the same presets: `keras()` follows Keras 3 (its defaults and its
 //! formulas, computed in the parameters' float type as Keras does) and `pytorch()` follows
 //! PyTorch 2 (its defaults and formulas); [`RmsProp::tf_keras2`] adds tf.keras 2. `new(lr)`
 //! is PyTorch's formula with learning rate `lr`. Every optimizer takes `.lr(x)`.
+//!
+//! [`Lbfgs`] is `torch.optim.LBFGS` (Keras has none): its step calls a closure that
+//! recomputes the loss and the gradients as often as its line search needs, so it is not an
+//! [`Optimizer`], whose update takes one set of gradients.
 //!
 //! Every setting is checked where it is set, with the ranges and words of PyTorch's
 //! constructors: a bad value panics at the caller's line, naming the method
@@ -48,6 +53,7 @@ mod adagrad;
 mod adam;
 pub mod clip;
 mod hyper;
+mod lbfgs;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
@@ -59,6 +65,7 @@ pub(crate) use hyper::{Hyper, checked, checked_count};
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
+pub use lbfgs::{Lbfgs, LineSearch};
 pub use rmsprop::{RmsFlavor, RmsProp};
 pub use sgd::Sgd;
 pub use state::{State, StateError};

@@ -131,6 +131,16 @@ impl<F: Float> State<F> {
         self.steps[i]
     }
 
+    /// Sets the steps parameter `id` took (L-BFGS counts its iterations for every parameter
+    /// at once).
+    pub(crate) fn set_param_step(&mut self, id: ParamId, steps: u64) {
+        let i = id.index();
+        if self.steps.len() <= i {
+            self.steps.resize(i + 1, 0);
+        }
+        self.steps[i] = steps;
+    }
+
     /// The steps parameter `id` took: the updates that had a gradient for it (PyTorch's
     /// per-parameter `state["step"]`, which its bias corrections and decays use).
     ///

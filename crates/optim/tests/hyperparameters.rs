@@ -12,7 +12,7 @@ use std::sync::Once;
 use borel_autograd::{ParamGrads, ParamStore, Tensor};
 use borel_optim::clip::{clip_by_global_norm, clip_by_value};
 use borel_optim::schedule::{Cosine, ExponentialLr, ReduceOnPlateau, StepLr};
-use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, Optimizer, RmsProp, Sgd};
 
 thread_local! {
     /// The file of the last panic on this thread.
@@ -162,6 +162,14 @@ settings! {
     rmsprop_momentum: "RmsProp::momentum", MOMENTUM, UNIT_CLOSED, |v| RmsProp::<f32>::pytorch().momentum(v);
     rmsprop_weight_decay: "RmsProp::weight_decay", WD, NON_NEGATIVE, |v| RmsProp::<f32>::keras().weight_decay(v);
 
+    lbfgs_new: "Lbfgs::new", LR, NON_NEGATIVE, |v| Lbfgs::<f32>::new(v);
+    lbfgs_lr: "Lbfgs::lr", LR, NON_NEGATIVE, |v| Lbfgs::<f32>::pytorch().lr(v);
+    lbfgs_set_learning_rate: "Lbfgs::set_learning_rate", LR, NON_NEGATIVE, |v| Lbfgs::<f32>::pytorch().set_learning_rate(v);
+    lbfgs_tolerance_grad: "Lbfgs::tolerance_grad", "Invalid tolerance_grad value", NON_NEGATIVE,
+        |v| Lbfgs::<f32>::new(1.0).tolerance_grad(v);
+    lbfgs_tolerance_change: "Lbfgs::tolerance_change", "Invalid tolerance_change value", NON_NEGATIVE,
+        |v| Lbfgs::<f64>::new(1.0).tolerance_change(v);
+
     step_lr_gamma: "StepLr::new", "Invalid gamma value", NON_NEGATIVE, |v| StepLr::new(3, v);
     exponential_lr_gamma: "ExponentialLr::new", "Invalid gamma value", NON_NEGATIVE, |v| ExponentialLr::new(v);
     cosine_min_lr: "Cosine::min_lr", "Invalid min_lr value", NON_NEGATIVE, |v| Cosine::new(10).min_lr(v);
@@ -178,8 +186,8 @@ settings! {
 
 #[test]
 fn every_setting_has_its_test() {
-    // 7 SGD, 7 Adam, 7 AdamW, 7 Adagrad, 6 RMSprop, 6 schedule and 2 clipping settings
-    assert_eq!(GENERATED.len(), 42);
+    // 7 SGD, 7 Adam, 7 AdamW, 7 Adagrad, 6 RMSprop, 5 L-BFGS, 6 schedule and 2 clipping settings
+    assert_eq!(GENERATED.len(), 47);
 }
 
 /// The settings that are counts, and the rules between settings.
@@ -204,6 +212,18 @@ fn counts_and_combinations_are_checked_too() {
             Box::new(|| {
                 let _ = Cosine::new(10).warmup(11);
             }),
+        ),
+        (
+            "Lbfgs::max_iter: Expected positive integer max_iter: 0 (must be >= 1)",
+            Box::new(|| drop(Lbfgs::<f32>::new(1.0).max_iter(0))),
+        ),
+        (
+            "Lbfgs::max_eval: Expected positive integer max_eval: 0 (must be >= 1)",
+            Box::new(|| drop(Lbfgs::<f64>::new(1.0).max_eval(0))),
+        ),
+        (
+            "Lbfgs::history_size: Expected positive integer history_size: 0 (must be >= 1)",
+            Box::new(|| drop(Lbfgs::<f32>::pytorch().history_size(0))),
         ),
         (
             "Sgd::dampening: Keras' SGD has no dampening",
