@@ -4,20 +4,20 @@
 //! Every product runs on the `gemm` crate's kernels; which of its kernel sets depends on the
 //! CPU, decided once, at the first product:
 //!
-//! - `avx512`: Intel CPUs with AVX-512: 16-lane f32 kernels for products of at least
-//!   [`AVX512_MIN_WORK`] multiply-adds, the AVX2 ones below. Measured on a 2-core Intel Xeon
-//!   virtual machine (AVX-512 F/BW/VL/VNNI/BF16/FP16, L1d 48 KiB, L2 2 MiB), f32 GFLOP/s at
-//!   64 / 256 / 1024, one thread (`taskset -c 1`, thread CPU time, medians of 31 interleaved
-//!   samples): AVX-512 182 / 201 / 193-208, AVX2 106 / 111 / 105, NumPy 2.4.6 (OpenBLAS 0.3.31,
-//!   SkylakeX kernels) 146-164 / 167-185 / 176-180; two threads (wall time): AVX-512
-//!   197 / 270-293 / 397-404, NumPy 146-150 / 272-279 / 358-375. `gemm` sizes its blocks from
-//!   the caches Linux reports (there the socket's whole 480 MiB L3, which only lets a column
-//!   block span a whole matrix); the half rate seen before was the AVX2 kernels' ceiling, the
-//!   same at every size, not the blocking.
-//! - `avx2`: every other x86-64 CPU with AVX2 and FMA, AMD's with AVX-512 included. On a 2-core
-//!   AMD EPYC (Zen, AVX-512) these kernels ran as fast as NumPy's sgemm (OpenBLAS) or up to 8%
-//!   faster at 64, 256 and 1024, at one and two threads; the AVX-512 kernels were not measured
-//!   there, so they are not chosen there.
+//! - `avx512`: every x86-64 CPU with AVX-512F (Intel's and AMD's): 16-lane f32 kernels for
+//!   products of at least [`AVX512_MIN_WORK`] multiply-adds, the AVX2 ones below. Measured on a
+//!   2-core Intel Xeon virtual machine (AVX-512 F/BW/VL/VNNI/BF16/FP16, L1d 48 KiB, L2 2 MiB),
+//!   f32 GFLOP/s at 64 / 256 / 1024, one thread (`taskset -c 1`, thread CPU time, medians of 31
+//!   interleaved samples): AVX-512 182 / 201 / 193-208, AVX2 106 / 111 / 105, NumPy 2.4.6
+//!   (OpenBLAS 0.3.31, SkylakeX kernels) 146-164 / 167-185 / 176-180; two threads (wall time):
+//!   AVX-512 197 / 270-293 / 397-404, NumPy 146-150 / 272-279 / 358-375. On a 2-core AMD EPYC
+//!   virtual machine (Zen with AVX-512 F/BW/VL/VNNI/BF16), two interleaved rounds of
+//!   `benches/compare`'s products, AVX-512 / AVX2: one thread 88-89 / 69-88, 108 / 91-94,
+//!   91-103 / 81-83; two threads 93 / 84-88, 140-170 / 109-140, 165-180 / 141-161. `gemm` sizes
+//!   its blocks from the caches Linux reports (on the Xeon the socket's whole 480 MiB L3, which
+//!   only lets a column block span a whole matrix); the half rate seen on the Xeon before was
+//!   the AVX2 kernels' ceiling, the same at every size, not the blocking.
+//! - `avx2`: every other x86-64 CPU with AVX2 and FMA.
 //! - `portable`: the `gemm` crate's own choice elsewhere (NEON, WebAssembly SIMD128, scalar).
 //!
 //! f64 products (gradient checks) run on the AVX2 kernels on x86-64 (the AVX-512 ones are
@@ -391,7 +391,7 @@ impl Kernel {
         all
     }
 
-    /// The kernel set for this CPU: by vendor and instruction sets, unless `BOREL_GEMM` names
+    /// The kernel set for this CPU: the widest it runs, unless `BOREL_GEMM` names
     /// another one it can run.
     fn detect() -> Kernel {
         let runnable = Kernel::runnable();
@@ -400,15 +400,9 @@ impl Kernel {
             return *k;
         }
         #[cfg(target_arch = "x86_64")]
-        {
-            let intel = std::arch::x86_64::__cpuid(0);
-            // "GenuineIntel" in EBX, EDX, ECX.
-            let intel = (intel.ebx, intel.edx, intel.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e);
-            if intel && runnable.contains(&Kernel::Avx512) {
-                return Kernel::Avx512;
-            }
-            if runnable.contains(&Kernel::Avx2) {
-                return Kernel::Avx2;
+        for k in [Kernel::Avx512, Kernel::Avx2] {
+            if runnable.contains(&k) {
+                return k;
             }
         }
         Kernel::Portable
@@ -422,7 +416,7 @@ fn chosen() -> Kernel {
 }
 
 /// Which of the `gemm` crate's kernel sets f32 matrix products run on, on this CPU: `"avx512"`
-/// (Intel CPUs with AVX-512), `"avx2"` (other x86-64 CPUs with AVX2 and FMA, AMD's included),
+/// (x86-64 CPUs with AVX-512F, Intel's and AMD's), `"avx2"` (other x86-64 CPUs with AVX2 and FMA),
 /// or `"portable"` (the crate's own choice: NEON, WebAssembly SIMD128, or scalar code).
 /// `BOREL_GEMM=avx2` or `BOREL_GEMM=avx512` in the environment picks one the CPU can run.
 ///
