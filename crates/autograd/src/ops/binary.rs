@@ -1,14 +1,17 @@
 //! Arithmetic with NumPy broadcasting. Each block of the `binary_ops!` table holds one op
 //! whole: its `value` per pair of elements and the gradients of its two operands (`da`, `db`)
 //! from `g = dL/dy`, given the operands `a`, `b` and the output `y`. The backward of a
-//! broadcast operand sums its gradient over the broadcast axes (`sum_to`).
+//! broadcast operand sums its gradient over the broadcast axes (`sum_to`). A block that names
+//! its second operand (`Pow(pow: exponent)`) also yields the `Var` method and its `Tensor`
+//! twin, with the block's doc; the property-test list below must have a line for every op
+//! (a test checks it against the table).
 //!
-//! The operators `+ - * /` (with vars or scalars on either side) and the methods `pow`,
-//! `maximum`, `minimum` follow the table.
-
-use std::ops::{Add, Div, Mul, Neg, Sub};
+//! Adding an op touches its block, its line in `op_props!` and the README's row of ops.
+//!
+//! The operators `+ - * /` (with vars or scalars on either side) follow the table.
 
 use std::borrow::Cow;
+use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
 use crate::ops::{EngineExt, Family, Grads, Operand, Unary, kernels};

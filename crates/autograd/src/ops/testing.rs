@@ -66,6 +66,12 @@ pub(crate) fn assert_every_op_tested(ops: &[&str], lines: &[&str]) {
     );
 }
 
+#[test]
+#[should_panic(expected = "ops without a property-test line in op_props!: [\"atan2\"]")]
+fn an_op_without_a_property_line_fails() {
+    assert_every_op_tested(&["pow", "atan2"], &["pow_scalar", "atan"]);
+}
+
 /// `wide` passes gradcheck and gradgradcheck at `xs`, and `narrow` (the same expression in
 /// f32) gives the same values, gradients and second derivatives within [`F32_TOL`].
 pub(crate) fn check<A, B>(xs: &[Tensor<f64>], wide: A, narrow: B) -> Result<(), TestCaseError>

@@ -1,7 +1,10 @@
 //! Elementwise functions and activations. Each block of the `unary_ops!` table holds one op
-//! whole: its public method (doc and example), its `value` per element, and its `grad`: the
-//! input's gradient from `g = dL/dy`, given the input `x` and the output `y`, written with the
-//! differentiable ops of [`EngineExt`] so the one rule serves every order of derivative.
+//! whole: its public method (doc and example, on `Var` and, with the same body, on `Tensor`),
+//! its `value` per element, and its `grad`: the input's gradient from `g = dL/dy`, given the
+//! input `x` and the output `y`, written with the differentiable ops of [`EngineExt`] so the
+//! one rule serves every order of derivative. The property-test list below must have a line
+//! for every op of the table (a test checks it); adding an op touches its block, its test line
+//! and the README's row of ops.
 //! The composites after the table (square, leaky_relu, elu, gelu, gelu_tanh, silu) are built
 //! from these and have no rule of their own.
 //!
