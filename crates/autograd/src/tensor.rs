@@ -340,7 +340,7 @@ impl<F: Float> Tensor<F> {
     }
 
     /// The elements as little-endian bytes of `F` (the layout safetensors files use).
-    pub(crate) fn to_le_bytes(&self) -> Vec<u8> {
+    pub fn to_le_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.numel() * std::mem::size_of::<F>());
         for &v in self.data() {
             if std::mem::size_of::<F>() == 4 {
