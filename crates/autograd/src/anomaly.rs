@@ -27,8 +27,6 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::float::Float;
-use crate::ops::Op;
-use crate::ops::custom::Custom;
 use crate::tensor::Tensor;
 
 const UNREAD: u8 = 0;
@@ -100,35 +98,6 @@ impl fmt::Display for NonFiniteOp {
             None => write!(f, " (call site not recorded: tracing was off when the op ran)"),
         }
     }
-}
-
-/// The op's name as a user knows it: `log`, `add`, `matmul`, `sum_axes`, ...
-pub(crate) fn op_name<F: Float>(op: &Op<F>) -> String {
-    let debug = match op {
-        Op::Leaf => "leaf".to_string(),
-        Op::Unary(o) => format!("{o:?}"),
-        Op::Binary(o) => format!("{o:?}"),
-        Op::Where(o) => format!("{o:?}"),
-        Op::Reduce(o) => format!("{o:?}"),
-        Op::MatMul(o) => format!("{o:?}"),
-        Op::Dense(_) => "dense".to_string(),
-        Op::Shape(o) => format!("{o:?}"),
-        Op::Index(o) => format!("{o:?}"),
-        Op::Custom(Custom::Tensors(o)) => return format!("custom op '{}'", o.name()),
-        Op::Custom(Custom::Vars(o)) => return format!("custom op '{}'", o.name()),
-    };
-    snake_case(debug.split(['(', ' ', '{']).next().unwrap_or(&debug))
-}
-
-fn snake_case(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
 }
 
 /// `NaN` or `inf` when `t` holds one (NaN first).

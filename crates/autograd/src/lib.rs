@@ -40,7 +40,7 @@ mod param;
 pub mod shape;
 mod tape;
 mod tensor;
-pub mod tensor_math;
+mod tensor_math;
 
 pub use anomaly::{NonFiniteOp, Pass, debug_nans, set_debug_nans};
 pub use float::Float;

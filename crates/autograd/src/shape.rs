@@ -138,21 +138,15 @@ impl fmt::Debug for Shape {
 }
 
 /// Number of elements of a shape (1 for a scalar); panics when the count overflows `usize`.
-///
-/// ```
-/// use borel_autograd::shape::{checked_numel, numel};
-/// assert_eq!(numel(&[2, 3]), 6);
-/// assert_eq!(checked_numel(&[1 << 32, 1 << 32]), None);
-/// ```
 #[inline]
 #[track_caller]
-pub fn numel(shape: &[usize]) -> usize {
+pub(crate) fn numel(shape: &[usize]) -> usize {
     numel_for("numel", shape)
 }
 
 /// Number of elements of a shape, or `None` when it overflows `usize`.
 #[inline]
-pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+pub(crate) fn checked_numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 

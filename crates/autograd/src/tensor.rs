@@ -14,12 +14,24 @@ use crate::shape::{Shape, numel_for};
 /// Cloning is cheap: the storage sits behind an [`Arc`] and is shared, so the tape keeps the
 /// values that backward needs without copying them. Tensors are `Send + Sync`.
 ///
+/// Arithmetic works off the tape too, for code that holds values rather than recorded vars (a
+/// metric, a Newton step, an update written by hand): the operators `+ - * /` (tensors by
+/// reference or by value, scalars on either side) and the methods of [`Var`](crate::Var)
+/// (`exp`, `maximum`, `sum_axes`, `matmul`, `gt`, ...) run the tape op's kernel and give its
+/// value bit for bit, with the same broadcasting and the same panics. The one name that
+/// differs is [`Tensor::eq_elem`] (`eq` compares whole tensors through `PartialEq`).
+///
 /// ```
 /// use borel_autograd::Tensor;
 /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
 /// assert_eq!(t.shape(), &[2, 3]);
 /// assert_eq!(t.at(&[1, 2]), 6.0);
 /// println!("{t}"); // [[1, 2, 3],\n [4, 5, 6]]
+///
+/// // Sum of squared errors in one line.
+/// let y = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
+/// let y_hat = Tensor::from_vec(vec![1.5, 2.0, 2.0], &[3]);
+/// assert_eq!((&y - &y_hat).square().sum().item(), 1.25);
 /// ```
 #[derive(Clone)]
 pub struct Tensor<F> {
@@ -343,14 +355,7 @@ impl<F: Float> Tensor<F> {
     /// A tensor of `shape` from little-endian bytes of `F`; `None` when the byte count does not
     /// match the shape or the shape has more than [`MAX_RANK`](crate::shape::MAX_RANK) dims
     /// (both come from outside: a file, a peer).
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// let t = Tensor::from_vec(vec![1.5f32, -2.0], &[2]);
-    /// assert_eq!(Tensor::<f32>::from_le_bytes(&t.to_le_bytes(), &[2]), Some(t));
-    /// assert_eq!(Tensor::<f32>::from_le_bytes(&[0; 4], &[1; 8]), None);
-    /// ```
-    pub fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
+    pub(crate) fn from_le_bytes(bytes: &[u8], shape: &[usize]) -> Option<Self> {
         let w = std::mem::size_of::<F>();
         let want = crate::shape::checked_numel(shape).and_then(|n| n.checked_mul(w));
         if want != Some(bytes.len()) || shape.len() > crate::shape::MAX_RANK {
@@ -455,6 +460,20 @@ impl<F: Float> fmt::Debug for Tensor<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn le_bytes_round_trip_and_refuse_what_does_not_fit() {
+        let t = Tensor::from_vec(vec![1.5f32, -2.0], &[2]);
+        assert_eq!(Tensor::<f32>::from_le_bytes(&t.to_le_bytes(), &[2]), Some(t));
+        assert_eq!(Tensor::<f32>::from_le_bytes(&[0; 4], &[1; 8]), None);
+        assert!(Tensor::<f32>::from_le_bytes(&[], &[1 << 62, 4]).is_none());
+    }
+
+    #[test]
+    fn numel_counts_and_checked_numel_refuses_overflow() {
+        assert_eq!(crate::shape::numel(&[2, 3]), 6);
+        assert_eq!(crate::shape::checked_numel(&[1 << 32, 1 << 32]), None);
+    }
 
     #[test]
     fn display_matches_numpy_layout() {

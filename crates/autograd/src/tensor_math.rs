@@ -56,15 +56,17 @@ macro_rules! on_tape {
 }
 
 impl<F: Float> Tensor<F> {
+    /// The value of the elementwise op `op` (what the generated twins of the unary table call).
     #[track_caller]
     #[inline]
-    fn unary_op(&self, op: Unary<F>) -> Tensor<F> {
+    pub(crate) fn unary(&self, op: Unary<F>) -> Tensor<F> {
         Op::Unary(op).forward(&[self])
     }
 
+    /// The value of the broadcasting binary op `op` (what the binary table's twins call).
     #[track_caller]
     #[inline]
-    fn binary_op(&self, op: Binary, other: &Tensor<F>) -> Tensor<F> {
+    pub(crate) fn binary(&self, op: Binary, other: &Tensor<F>) -> Tensor<F> {
         Op::Binary(op).forward(&[self, other])
     }
 
@@ -82,69 +84,6 @@ impl<F: Float> Tensor<F> {
     }
 }
 
-macro_rules! unary_methods {
-    ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {
-        impl<F: Float> Tensor<F> {
-            $(
-                $(#[$doc])*
-                #[track_caller]
-                pub fn $name(&self) -> Tensor<F> {
-                    self.unary_op($op)
-                }
-            )*
-        }
-    };
-}
-
-unary_methods! {
-    /// `e^x` elementwise, as [`Var::exp`].
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// let t = Tensor::from_vec(vec![0.0f64, 1.0], &[2]);
-    /// assert_eq!(t.exp().data(), &[1.0, 1f64.exp()]);
-    /// ```
-    exp => Unary::Exp;
-    /// Natural logarithm elementwise, as [`Var::log`] (NaN below 0, `-inf` at 0).
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// let t = Tensor::from_vec(vec![1.0f64, std::f64::consts::E], &[2]);
-    /// assert_eq!(t.log().data(), &[0.0, 1.0]);
-    /// ```
-    log => Unary::Log;
-    /// Square root elementwise, as [`Var::sqrt`].
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// assert_eq!(Tensor::from_vec(vec![4.0f32, 9.0], &[2]).sqrt().data(), &[2.0, 3.0]);
-    /// ```
-    sqrt => Unary::Sqrt;
-    /// Sine elementwise, as [`Var::sin`].
-    sin => Unary::Sin;
-    /// Cosine elementwise, as [`Var::cos`].
-    cos => Unary::Cos;
-    /// Tangent elementwise, as [`Var::tan`].
-    tan => Unary::Tan;
-    /// Hyperbolic tangent elementwise, as [`Var::tanh`].
-    tanh => Unary::Tanh;
-    /// Logistic sigmoid elementwise, as [`Var::sigmoid`] (no overflow for large `|x|`).
-    sigmoid => Unary::Sigmoid;
-    /// `log(1 + e^x)` elementwise, computed stably, as [`Var::softplus`].
-    softplus => Unary::Softplus;
-    /// The error function elementwise, as [`Var::erf`].
-    erf => Unary::Erf;
-    /// `max(x, 0)` elementwise, as [`Var::relu`].
-    relu => Unary::Relu;
-    /// `|x|` elementwise, as [`Var::abs`].
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// assert_eq!(Tensor::from_vec(vec![-1.5f32, 2.0], &[2]).abs().data(), &[1.5, 2.0]);
-    /// ```
-    abs => Unary::Abs;
-}
-
 impl<F: Float> Tensor<F> {
     /// `x^2` elementwise, as [`Var::square`] (the product `x * x`).
     ///
@@ -156,60 +95,7 @@ impl<F: Float> Tensor<F> {
     /// ```
     #[track_caller]
     pub fn square(&self) -> Tensor<F> {
-        self.binary_op(Binary::Mul, self)
-    }
-
-    /// `x^p` for a scalar exponent, as [`Var::powf`].
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// assert_eq!(Tensor::from_vec(vec![2.0f64, 3.0], &[2]).powf(3.0).data(), &[8.0, 27.0]);
-    /// ```
-    #[track_caller]
-    pub fn powf(&self, p: F) -> Tensor<F> {
-        self.unary_op(Unary::Powf(p))
-    }
-
-    /// `x * scale + shift` elementwise, as [`Var::affine`].
-    #[track_caller]
-    pub fn affine(&self, scale: F, shift: F) -> Tensor<F> {
-        self.unary_op(Unary::Affine(scale, shift))
-    }
-
-    /// Every element limited to `[lo, hi]`, as [`Var::clamp`]; panics when `lo > hi`.
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// let t = Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]);
-    /// assert_eq!(t.clamp(0.0, 1.0).data(), &[0.0, 0.5, 1.0]);
-    /// ```
-    #[track_caller]
-    pub fn clamp(&self, lo: F, hi: F) -> Tensor<F> {
-        on_tape!(x = self => x.clamp(lo, hi))
-    }
-
-    /// `self ^ exponent` elementwise with broadcasting, as [`Var::pow`].
-    #[track_caller]
-    pub fn pow(&self, exponent: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(Binary::Pow, exponent)
-    }
-
-    /// Elementwise maximum with broadcasting, as [`Var::maximum`].
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// let t = Tensor::from_vec(vec![-1.0f32, 2.0], &[2]);
-    /// assert_eq!(t.maximum(&Tensor::scalar(0.0)).data(), &[0.0, 2.0]);
-    /// ```
-    #[track_caller]
-    pub fn maximum(&self, other: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(Binary::Maximum, other)
-    }
-
-    /// Elementwise minimum with broadcasting, as [`Var::minimum`].
-    #[track_caller]
-    pub fn minimum(&self, other: &Tensor<F>) -> Tensor<F> {
-        self.binary_op(Binary::Minimum, other)
+        self.binary(Binary::Mul, self)
     }
 
     /// `a` where `mask != 0`, else `b`, all three broadcast together, as [`Var::where_`].
@@ -482,7 +368,7 @@ macro_rules! tensor_binop {
             #[track_caller]
             #[inline]
             fn $method(self, rhs: &Tensor<F>) -> Tensor<F> {
-                self.binary_op(Binary::$op, rhs)
+                self.binary(Binary::$op, rhs)
             }
         }
         impl<F: Float> $trait<Tensor<F>> for Tensor<F> {

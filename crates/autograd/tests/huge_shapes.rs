@@ -55,5 +55,4 @@ fn empty_tensors_with_large_dims_still_work() {
     let a = tape.var(Tensor::zeros(&[3, 0]));
     let b = tape.var(Tensor::zeros(&[0, 4]));
     assert_eq!(a.matmul(b).value(), Tensor::zeros(&[3, 4]));
-    assert!(Tensor::<f32>::from_le_bytes(&[], &[1 << 62, 4]).is_none());
 }

@@ -1,11 +1,16 @@
 //! Arithmetic with NumPy broadcasting. Each block of the `binary_ops!` table holds one op
 //! whole: its `value` per pair of elements and the gradients of its two operands (`da`, `db`)
 //! from `g = dL/dy`, given the operands `a`, `b` and the output `y`. The backward of a
-//! broadcast operand sums its gradient over the broadcast axes (`sum_to`).
+//! broadcast operand sums its gradient over the broadcast axes (`sum_to`). A block that names
+//! its second operand (`Pow(pow: exponent)`) also yields the `Var` method and its `Tensor`
+//! twin, with the block's doc; the property-test list below must have a line for every op
+//! (a test checks it against the table).
 //!
-//! The operators `+ - * /` (with vars or scalars on either side) and the methods `pow`,
-//! `maximum`, `minimum` follow the table.
+//! Adding an op touches its block, its line in `op_props!` and the README's row of ops.
+//!
+//! The operators `+ - * /` (with vars or scalars on either side) follow the table.
 
+use std::borrow::Cow;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
@@ -13,12 +18,13 @@ use crate::ops::{EngineExt, Family, Grads, Operand, Unary, kernels};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
-/// Declares the broadcasting binary ops: the `Binary` enum, its names, and its forward and
-/// backward, one arm per op, generated from the op's block.
+/// Declares the broadcasting binary ops: the `Binary` enum, its names, its forward and
+/// backward (one arm per op, generated from the op's block) and, for an op whose block names
+/// its second operand (`Pow(pow: exponent)`), its `Var` method and its `Tensor` twin.
 macro_rules! binary_ops {
     ($(
         $(#[$doc:meta])*
-        $Variant:ident($name:literal) {
+        $Variant:ident($name:ident $(: $other:ident)?) {
             value: |$va:ident, $vb:ident| $value:expr,
             da: |$e1:ident, $a1:ident, $b1:ident, $y1:ident, $g1:ident| $da:expr,
             db: |$e2:ident, $a2:ident, $b2:ident, $y2:ident, $g2:ident| $db:expr $(,)?
@@ -31,20 +37,28 @@ macro_rules! binary_ops {
         }
 
         impl Binary {
+            /// Every op's name, in table order.
+            #[cfg(test)]
+            pub(crate) const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
             /// The op's name in error messages.
             pub(crate) fn name(self) -> &'static str {
                 match self {
-                    $(Binary::$Variant => $name,)*
+                    $(Binary::$Variant => stringify!($name),)*
                 }
             }
         }
 
         impl<F: Float> Family<F> for Binary {
+            fn name(&self) -> Cow<'static, str> {
+                Cow::Borrowed(Binary::name(*self))
+            }
+
             #[track_caller]
             #[inline]
             fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
                 match self {
-                    $(Binary::$Variant => kernels::zip($name, x[0], x[1], |$va: F, $vb: F| $value),)*
+                    $(Binary::$Variant => kernels::zip(stringify!($name), x[0], x[1], |$va: F, $vb: F| $value),)*
                 }
             }
 
@@ -69,37 +83,74 @@ macro_rules! binary_ops {
                 ]
             }
         }
+
+        $(binary_method!([$(#[$doc])*] $Variant $name $($other)?);)*
+    };
+}
+
+/// The `Var` method and the `Tensor` twin of a binary op whose block names its second operand.
+macro_rules! binary_method {
+    ([$($doc:tt)*] $Variant:ident $name:ident) => {};
+    ([$($doc:tt)*] $Variant:ident $name:ident $other:ident) => {
+        impl<'t, F: Float> Var<'t, F> {
+            $($doc)*
+            #[track_caller]
+            pub fn $name(self, $other: impl Operand<'t, F>) -> Var<'t, F> {
+                self.bin(Binary::$Variant, $other.into_var(self.tape))
+            }
+        }
+
+        impl<F: Float> Tensor<F> {
+            #[doc = concat!("[`Var::", stringify!($name), "`] on tensors, off the tape: the same kernel, so \
+                the same value bit for bit, and the same broadcasting and panics.")]
+            #[track_caller]
+            pub fn $name(&self, $other: &Tensor<F>) -> Tensor<F> {
+                self.binary(Binary::$Variant, $other)
+            }
+        }
     };
 }
 
 binary_ops! {
     /// `a + b`.
-    Add("add") {
+    Add(add) {
         value: |a, b| a + b,
         da: |e, a, b, y, g| g.clone(),
         db: |e, a, b, y, g| g.clone(),
     }
     /// `a - b`.
-    Sub("sub") {
+    Sub(sub) {
         value: |a, b| a - b,
         da: |e, a, b, y, g| g.clone(),
         db: |e, a, b, y, g| e.neg(g),
     }
     /// `a * b`: `d(ab) = b da + a db`.
-    Mul("mul") {
+    Mul(mul) {
         value: |a, b| a * b,
         da: |e, a, b, y, g| e.mul(g, b),
         db: |e, a, b, y, g| e.mul(g, a),
     }
     /// `a / b`: `d(a/b) = da / b - (a/b) db / b`.
-    Div("div") {
+    Div(div) {
         value: |a, b| a / b,
         da: |e, a, b, y, g| e.div(g, b),
         db: |e, a, b, y, g| e.neg(&e.div(&e.mul(g, y), b)),
     }
-    /// `a ^ b`: `d(a^b) = b a^(b-1) da + a^b ln(a) db`, with PyTorch's zeros: `da = 0` where
-    /// `b = 0` (so `d/da a^0 = 0` at `a = 0` too) and `db = 0` where `a = 0` and `b >= 0`.
-    Pow("pow") {
+    /// `self ^ exponent` elementwise with broadcasting, both differentiable; `exponent` is a
+    /// var or a scalar. `d(a^b) = b a^(b-1) da + a^b ln(a) db`, so the exponent's gradient
+    /// needs `self > 0`, except at `self = 0` with a non-negative exponent, where it is 0 as in
+    /// PyTorch; the base's gradient is 0 where the exponent is 0 (at base 0 too).
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let a = tape.var(Tensor::scalar(2.0));
+    /// let b = tape.var(Tensor::scalar(3.0));
+    /// let g = a.pow(b).backward();
+    /// assert_eq!(g[a].item(), 12.0);
+    /// assert!((g[b].item() - 8.0 * 2f64.ln()).abs() < 1e-12);
+    /// ```
+    Pow(pow: exponent) {
         value: |a, b| a.powf(b),
         da: |e, a, b, y, g| {
             let bm1 = e.affine(b, F::ONE, -F::ONE);
@@ -111,35 +162,75 @@ binary_ops! {
             e.where_const(pick(e, a, b, |a, b| !(a == F::ZERO && b >= F::ZERO)), &d, &e.zeros_like(&d))
         },
     }
-    /// `max(a, b)`, NaN if either is; ties split the gradient equally and a NaN sends it to
-    /// both (PyTorch's rule).
-    Maximum("maximum") {
+    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. NaN propagates,
+    /// ties split the gradient equally and a NaN sends it to both, as in PyTorch.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+    /// assert_eq!(x.maximum(tape.scalar(0.0)).value().data(), &[0.0, 2.0]);
+    /// ```
+    Maximum(maximum: other) {
         value: |a, b| if a >= b || a.is_nan() { a } else { b },
         da: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x < y)),
         db: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x > y)),
     }
-    /// `min(a, b)`, NaN if either is; ties split the gradient equally and a NaN sends it to
-    /// both (PyTorch's rule).
-    Minimum("minimum") {
+    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. NaN propagates,
+    /// ties split the gradient equally and a NaN sends it to both, as in PyTorch.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+    /// assert_eq!(x.minimum(tape.scalar(0.0)).value().data(), &[-1.0, 0.0]);
+    /// ```
+    Minimum(minimum: other) {
         value: |a, b| if a <= b || a.is_nan() { a } else { b },
         da: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x > y)),
         db: |e, a, b, y, g| e.mul_const(g, split(e, a, b, |x, y| x < y)),
     }
+    /// The angle of the point `(x, y)` in radians, in `[-pi, pi]`, with `self` as `y`:
+    /// PyTorch's `atan2(input, other)`, elementwise with broadcasting; `x` is a var or a
+    /// scalar. `d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)`, and 0 for both operands where
+    /// `x^2 + y^2` is 0, as in PyTorch. Computed in f64 for either type.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let y = tape.var(Tensor::from_vec(vec![1.0, 0.0], &[2]));
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, 0.0], &[2]));
+    /// let angle = y.atan2(x);
+    /// assert_eq!(angle.value().data(), &[std::f64::consts::FRAC_PI_4, 0.0]);
+    /// let g = angle.sum().backward();
+    /// assert_eq!((g[y].data(), g[x].data()), (&[0.5, 0.0][..], &[-0.5, 0.0][..]));
+    /// ```
+    Atan2(atan2: x) {
+        value: |a, b| F::from_f64(a.to_f64().atan2(b.to_f64())),
+        da: |e, a, b, y, g| {
+            let d = e.div(&e.mul(g, b), &e.apply_binary(Binary::Add, &e.mul(a, a), &e.mul(b, b)));
+            e.where_const(pick(e, a, b, |a, b| a * a + b * b != F::ZERO), &d, &e.zeros_like(&d))
+        },
+        db: |e, a, b, y, g| {
+            let d = e.div(&e.mul(g, &e.neg(a)), &e.apply_binary(Binary::Add, &e.mul(a, a), &e.mul(b, b)));
+            e.where_const(pick(e, a, b, |a, b| a * a + b * b != F::ZERO), &d, &e.zeros_like(&d))
+        },
+    }
     /// `a * step(b)`: relu's backward, the gradient `a` where the input `b` is positive
     /// (PyTorch's `threshold_backward`); `b` may be relu's input or its output.
-    ReluBackward("relu_backward") {
+    ReluBackward(relu_backward) {
         value: |a, b| a * if b <= F::ZERO { F::ZERO } else { F::ONE },
         da: |e, a, b, y, g| e.apply_binary(Binary::ReluBackward, g, b),
         db: |e, a, b, y, g| e.zeros_like(g),
     }
     /// `a * b (1 - b)`: sigmoid's backward, `a` the output's gradient and `b` the output.
-    SigmoidBackward("sigmoid_backward") {
+    SigmoidBackward(sigmoid_backward) {
         value: |a, b| a * (b * (F::ONE - b)),
         da: |e, a, b, y, g| e.apply_binary(Binary::SigmoidBackward, g, b),
         db: |e, a, b, y, g| e.mul(g, &e.mul(a, &e.affine(b, -F::from_f64(2.0), F::ONE))),
     }
     /// `a (1 - b^2)`: tanh's backward, `a` the output's gradient and `b` the output.
-    TanhBackward("tanh_backward") {
+    TanhBackward(tanh_backward) {
         value: |a, b| a * (F::ONE - b * b),
         da: |e, a, b, y, g| e.apply_binary(Binary::TanhBackward, g, b),
         db: |e, a, b, y, g| e.mul(g, &e.mul(a, &e.affine(b, -F::from_f64(2.0), F::ZERO))),
@@ -173,52 +264,6 @@ impl<'t, F: Float> Var<'t, F> {
     #[inline]
     fn bin(self, op: Binary, other: Var<'t, F>) -> Var<'t, F> {
         self.binary(op, op.name(), other)
-    }
-
-    /// `self ^ exponent` elementwise, both differentiable; needs `self > 0` where the
-    /// exponent's gradient is wanted (it involves `ln self`), except at `self = 0` with a
-    /// non-negative exponent, where it is 0 as in PyTorch.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor};
-    /// let tape = Tape::<f64>::new();
-    /// let a = tape.var(Tensor::scalar(2.0));
-    /// let b = tape.var(Tensor::scalar(3.0));
-    /// let g = a.pow(b).backward();
-    /// assert_eq!(g[a].item(), 12.0);
-    /// assert!((g[b].item() - 8.0 * 2f64.ln()).abs() < 1e-12);
-    /// ```
-    #[track_caller]
-    pub fn pow(self, exponent: Var<'t, F>) -> Var<'t, F> {
-        self.bin(Binary::Pow, exponent)
-    }
-
-    /// Elementwise maximum with broadcasting; `other` is a var or a scalar. NaN propagates,
-    /// and ties split the gradient equally, as in PyTorch.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor};
-    /// let tape = Tape::<f32>::new();
-    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
-    /// assert_eq!(x.maximum(tape.scalar(0.0)).value().data(), &[0.0, 2.0]);
-    /// ```
-    #[track_caller]
-    pub fn maximum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
-        self.bin(Binary::Maximum, other.into_var(self.tape))
-    }
-
-    /// Elementwise minimum with broadcasting; `other` is a var or a scalar. NaN propagates,
-    /// and ties split the gradient equally, as in PyTorch.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor};
-    /// let tape = Tape::<f32>::new();
-    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 2.0], &[2]));
-    /// assert_eq!(x.minimum(tape.scalar(0.0)).value().data(), &[-1.0, 0.0]);
-    /// ```
-    #[track_caller]
-    pub fn minimum(self, other: impl Operand<'t, F>) -> Var<'t, F> {
-        self.bin(Binary::Minimum, other.into_var(self.tape))
     }
 }
 
@@ -355,6 +400,7 @@ mod tests {
     }
 
     op_props! {
+        ops: Binary::NAMES;
         add((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| (v[0] + v[1]).sin();
         sub((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| (v[0] - v[1]).sin();
         mul((a, b) in broadcast_values((-2.0, 2.0), (-2.0, 2.0))) for [a, b] => |v| v[0] * v[1];
@@ -362,6 +408,7 @@ mod tests {
         pow((a, b) in broadcast_values((0.5, 2.0), (-1.5, 2.0))) for [a, b] => |v| v[0].pow(v[1]);
         maximum((a, b) in separated_pair()) for [a, b] => |v| v[0].maximum(v[1]).square();
         minimum((a, b) in separated_pair()) for [a, b] => |v| v[0].minimum(v[1]).square();
+        atan2((a, b) in broadcast_values((-2.0, 2.0), (0.5, 2.0))) for [a, b] => |v| v[0].atan2(v[1]);
         maximum_scalar(x in values(-2.0, 2.0, &[0.5])) for [x] => |v| v[0].maximum(0.5).square() + v[0].minimum(0.5);
         relu_backward((a, b) in same_shape((-2.0, 2.0), (-2.0, 2.0), &[0.0])) for [a, b] =>
             |v| v[0].bin(Binary::ReluBackward, v[1]).sin();

@@ -5,6 +5,7 @@
 //! `gradcheck` (and `gradgradcheck` for the first form) verifies either against finite
 //! differences.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::float::Float;
@@ -146,6 +147,14 @@ pub(crate) enum Custom<F> {
 }
 
 impl<F: Float> Family<F> for Custom<F> {
+    fn name(&self) -> Cow<'static, str> {
+        let name = match self {
+            Custom::Tensors(op) => op.name(),
+            Custom::Vars(op) => op.name(),
+        };
+        Cow::Owned(format!("custom op '{name}'"))
+    }
+
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         match self {
             Custom::Tensors(op) => op.forward(x),

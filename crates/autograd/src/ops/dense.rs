@@ -6,6 +6,8 @@
 //! The rule is written with the tape's own ops (two matrix products, a row sum and the
 //! activation's `*_backward` op), so it serves every order of derivative like any other.
 
+use std::borrow::Cow;
+
 use crate::float::Float;
 use crate::ops::kernels::{Buf, Strided, gemm_into};
 use crate::ops::{Binary, EngineExt, Family, Grads, MatMul, Reduce};
@@ -66,6 +68,10 @@ pub(crate) struct Dense {
 }
 
 impl<F: Float> Family<F> for Dense {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("dense")
+    }
+
     #[track_caller]
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         let (xs, ws) = (x[0].shape(), x[1].shape());

@@ -1,6 +1,7 @@
 //! Integer indexing: `index_select` (backward: `index_add`) and `gather` (backward:
 //! `scatter_add`), each the other's adjoint, so every order of derivative stays on the tape.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::float::Float;
@@ -35,6 +36,15 @@ pub(crate) enum IndexOp {
 }
 
 impl<F: Float> Family<F> for IndexOp {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            IndexOp::IndexSelect { .. } => "index_select",
+            IndexOp::IndexAdd { .. } => "index_add",
+            IndexOp::Gather { .. } => "gather",
+            IndexOp::ScatterAdd { .. } => "scatter_add",
+        })
+    }
+
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         match self {
             IndexOp::IndexSelect { axis, index } => index_select_forward(x[0], *axis, index),

@@ -2,6 +2,8 @@
 //! dimensions broadcast). Either operand may be read transposed through its strides, so the
 //! backward products `G B^T` and `A^T G` never materialize a transpose.
 
+use std::borrow::Cow;
+
 use crate::float::Float;
 use crate::ops::kernels::{Buf, Strided, gemm_into};
 use crate::ops::{EngineExt, Family, Grads};
@@ -17,6 +19,14 @@ pub(crate) struct MatMul {
 }
 
 impl<F: Float> Family<F> for MatMul {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match (self.ta, self.tb) {
+            (true, false) => "t_matmul",
+            (false, true) => "matmul_t",
+            _ => "matmul",
+        })
+    }
+
     #[track_caller]
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         forward(x[0], x[1], self.ta, self.tb)
@@ -40,9 +50,10 @@ impl<F: Float> Family<F> for MatMul {
     }
 }
 
+/// `(m, k, n)` of `op(a) op(b)` for operands of shapes `sa` and `sb`; panics naming both
+/// shapes when they are not matrices or their inner dims differ.
 #[track_caller]
-fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor<F> {
-    let (sa, sb) = (a.shape(), b.shape());
+fn product_dims(sa: &[usize], sb: &[usize], ta: bool, tb: bool) -> (usize, usize, usize) {
     if sa.len() < 2 || sb.len() < 2 {
         panic!("matmul: operands need at least 2 dims, got shapes {sa:?} and {sb:?}");
     }
@@ -64,7 +75,14 @@ fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor
             if tb { " (transposed)" } else { "" }
         );
     }
-    let k = ka;
+    (m, ka, n)
+}
+
+#[track_caller]
+fn forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, ta: bool, tb: bool) -> Tensor<F> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let (m, k, n) = product_dims(sa, sb, ta, tb);
+    let (ra, rb) = (sa.len(), sb.len());
     let batch = broadcast_or_panic("matmul (batch dims)", &sa[..ra - 2], &sb[..rb - 2]);
     let nb = numel_for("matmul", &batch);
     let mut out_shape: Shape = batch;

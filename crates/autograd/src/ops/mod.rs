@@ -7,10 +7,12 @@
 //! | `unary.rs` | elementwise functions and activations (exp, tanh, relu, gelu, ...) |
 //! | `binary.rs` | arithmetic with broadcasting, pow, maximum/minimum |
 //! | `where_.rs` | `where_` and the comparisons that make its masks |
-//! | `reduce.rs` | sum, max, min and the composites mean, logsumexp, softmax |
+//! | `reduce.rs` | sum, max, min and the composite mean |
+//! | `softmax.rs` | the composites logsumexp, softmax, log_softmax |
 //! | `matmul.rs` | matrix products, `dot` |
 //! | `dense.rs` | the fused dense layer `act(x w + b)` |
-//! | `shape_ops.rs` | reshape, permute, broadcast, slice, pad, concat and friends |
+//! | `shape_ops.rs` | reshape, permute, broadcast, slice, pad and friends |
+//! | `concat.rs` | concat and stack (nodes of the shape family) |
 //! | `index.rs` | integer indexing: index_select, gather, select and their adjoints |
 //! | `custom.rs` | user-defined ops |
 //!
@@ -20,6 +22,7 @@
 //! backward rule of their own.
 
 pub(crate) mod binary;
+pub(crate) mod concat;
 pub(crate) mod custom;
 pub(crate) mod dense;
 pub(crate) mod gemm;
@@ -28,10 +31,13 @@ pub(crate) mod kernels;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape_ops;
+pub(crate) mod softmax;
 #[cfg(test)]
 pub(crate) mod testing;
 pub(crate) mod unary;
 pub(crate) mod where_;
+
+use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
@@ -85,8 +91,12 @@ impl<'t, F: Float> Operand<'t, F> for F {
 /// The gradients of a node's inputs: `None` where an input needs none.
 pub(crate) type Grads<V> = SmallVec<[Option<V>; 2]>;
 
-/// What every family of ops provides: the forward kernel and the backward rule.
+/// What every family of ops provides: its name, the forward kernel and the backward rule.
 pub(crate) trait Family<F: Float> {
+    /// The op's name as the user knows it (`log`, `add`, `matmul`, `sum`, ...): what error
+    /// messages and NaN reports show.
+    fn name(&self) -> Cow<'static, str>;
+
     /// The value of the op applied to `x`.
     #[track_caller]
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F>;
@@ -96,11 +106,57 @@ pub(crate) trait Family<F: Float> {
     fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V>;
 }
 
-/// What a tape node computes from its inputs: a leaf, or an op of one family.
-#[derive(Clone)]
-pub(crate) enum Op<F> {
-    /// A var or a constant: no inputs, no rule.
-    Leaf,
+/// Declares the op families, once: the `Op` enum a tape node holds, the conversions from each
+/// family, and the dispatch of names, forward kernels and backward rules.
+macro_rules! families {
+    ($($(#[$doc:meta])* $Variant:ident($ty:ty)),* $(,)?) => {
+        /// What a tape node computes from its inputs: a leaf, or an op of one family.
+        #[derive(Clone)]
+        pub(crate) enum Op<F> {
+            /// A var or a constant: no inputs, no rule.
+            Leaf,
+            $($(#[$doc])* $Variant($ty),)*
+        }
+
+        $(impl<F: Float> From<$ty> for Op<F> {
+            #[inline]
+            fn from(op: $ty) -> Self {
+                Op::$Variant(op)
+            }
+        })*
+
+        impl<F: Float> Op<F> {
+            /// The op's name (`leaf` for a leaf).
+            pub(crate) fn name(&self) -> Cow<'static, str> {
+                match self {
+                    Op::Leaf => Cow::Borrowed("leaf"),
+                    $(Op::$Variant(op) => <$ty as Family<F>>::name(op),)*
+                }
+            }
+
+            /// The forward kernel of the node's family.
+            #[track_caller]
+            #[inline]
+            pub(crate) fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+                match self {
+                    Op::Leaf => unreachable!("leaves are not computed"),
+                    $(Op::$Variant(op) => op.forward(x),)*
+                }
+            }
+
+            /// The backward rule of the node's family.
+            #[inline]
+            pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+                match self {
+                    Op::Leaf => Grads::new(),
+                    $(Op::$Variant(op) => op.backward(e, x, y, g, needs),)*
+                }
+            }
+        }
+    };
+}
+
+families! {
     Unary(Unary<F>),
     Binary(Binary),
     /// Inputs: mask (constant), a, b.
@@ -112,66 +168,6 @@ pub(crate) enum Op<F> {
     Shape(ShapeOp),
     Index(IndexOp),
     Custom(Custom<F>),
-}
-
-macro_rules! from_family {
-    ($($variant:ident($ty:ty)),*) => {
-        $(impl<F: Float> From<$ty> for Op<F> {
-            #[inline]
-            fn from(op: $ty) -> Self {
-                Op::$variant(op)
-            }
-        })*
-    };
-}
-
-from_family!(
-    Unary(Unary<F>),
-    Binary(Binary),
-    Where(Where),
-    Reduce(Reduce),
-    MatMul(MatMul),
-    Dense(Dense),
-    Shape(ShapeOp),
-    Index(IndexOp),
-    Custom(Custom<F>)
-);
-
-impl<F: Float> Op<F> {
-    /// The forward kernel of the node's family.
-    #[track_caller]
-    #[inline]
-    pub(crate) fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
-        match self {
-            Op::Leaf => unreachable!("leaves are not computed"),
-            Op::Unary(op) => op.forward(x),
-            Op::Binary(op) => op.forward(x),
-            Op::Where(op) => op.forward(x),
-            Op::Reduce(op) => op.forward(x),
-            Op::MatMul(op) => op.forward(x),
-            Op::Dense(op) => op.forward(x),
-            Op::Shape(op) => op.forward(x),
-            Op::Index(op) => op.forward(x),
-            Op::Custom(op) => op.forward(x),
-        }
-    }
-
-    /// The backward rule of the node's family.
-    #[inline]
-    pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
-        match self {
-            Op::Leaf => Grads::new(),
-            Op::Unary(op) => op.backward(e, x, y, g, needs),
-            Op::Binary(op) => op.backward(e, x, y, g, needs),
-            Op::Where(op) => op.backward(e, x, y, g, needs),
-            Op::Reduce(op) => op.backward(e, x, y, g, needs),
-            Op::MatMul(op) => op.backward(e, x, y, g, needs),
-            Op::Dense(op) => op.backward(e, x, y, g, needs),
-            Op::Shape(op) => op.backward(e, x, y, g, needs),
-            Op::Index(op) => op.backward(e, x, y, g, needs),
-            Op::Custom(op) => op.backward(e, x, y, g, needs),
-        }
-    }
 }
 
 /// The differentiable vocabulary that backward rules are written in.

@@ -1,8 +1,11 @@
 //! Ops that move elements without arithmetic: reshape, permute/transpose, broadcast_to,
-//! squeeze/unsqueeze, slice (backward: pad), pad (backward: slice), concat and stack. Each
-//! op's forward and backward sit together below; `ShapeOp` only dispatches to them.
+//! squeeze/unsqueeze, slice (backward: pad), pad (backward: slice); concat and stack are in
+//! `concat.rs`. Each op's forward and backward sit together; `ShapeOp` only dispatches to them.
+
+use std::borrow::Cow;
 
 use crate::float::Float;
+use crate::ops::concat::{concat_backward, concat_forward};
 use crate::ops::kernels::{self, Buf};
 use crate::ops::{Axes, EngineExt, Family, Grads};
 use crate::shape::{Shape, for_each_row, norm_axis, numel, strides};
@@ -35,6 +38,17 @@ pub(crate) enum ShapeOp {
 }
 
 impl<F: Float> Family<F> for ShapeOp {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            ShapeOp::Reshape(_) => "reshape",
+            ShapeOp::Permute(_) => "permute",
+            ShapeOp::BroadcastTo(_) => "broadcast_to",
+            ShapeOp::Slice { .. } => "slice",
+            ShapeOp::Pad { .. } => "pad",
+            ShapeOp::Concat { .. } => "concat",
+        })
+    }
+
     #[track_caller]
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         match self {
@@ -409,113 +423,6 @@ fn pad_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, axis: usize, before: us
     )
 }
 
-// ---- concat, stack ---------------------------------------------------------------------
-
-impl<'t, F: Float> Var<'t, F> {
-    /// Joins vars along an existing axis; all other dims must agree.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor, Var};
-    /// let tape = Tape::<f32>::new();
-    /// let a = tape.var(Tensor::ones(&[1, 2]));
-    /// let b = tape.var(Tensor::zeros(&[2, 2]));
-    /// assert_eq!(Var::concat(&[a, b], 0).shape().as_slice(), &[3, 2]);
-    /// ```
-    #[track_caller]
-    pub fn concat(xs: &[Var<'t, F>], axis: isize) -> Var<'t, F> {
-        assert!(!xs.is_empty(), "concat: no inputs");
-        let tape = xs[0].tape;
-        for x in xs {
-            tape.check_same("concat", x.tape);
-        }
-        let axis = norm_axis("concat", axis, xs[0].shape().len());
-        let ids: Vec<u32> = xs.iter().map(|x| x.id).collect();
-        Var {
-            tape,
-            id: tape.apply(ShapeOp::Concat { axis }.into(), &ids),
-        }
-    }
-
-    /// Joins vars of one shape along a new axis.
-    ///
-    /// ```
-    /// use borel_autograd::{Tape, Tensor};
-    /// let tape = Tape::<f32>::new();
-    /// let a = tape.var(Tensor::ones(&[2]));
-    /// let b = tape.var(Tensor::zeros(&[2]));
-    /// assert_eq!(borel_autograd::Var::stack(&[a, b], 0).shape().as_slice(), &[2, 2]);
-    /// ```
-    #[track_caller]
-    pub fn stack(xs: &[Var<'t, F>], axis: isize) -> Var<'t, F> {
-        assert!(!xs.is_empty(), "stack: no inputs");
-        let first = xs[0].shape();
-        let axis = norm_axis("stack", axis, first.len() + 1) as isize;
-        // A loop, not a closure, so an error is reported at the caller's line.
-        let mut parts: Vec<Var<'t, F>> = Vec::with_capacity(xs.len());
-        for x in xs {
-            if x.shape() != first {
-                panic!(
-                    "stack: shapes {:?} and {:?} differ",
-                    first.as_slice(),
-                    x.shape().as_slice()
-                );
-            }
-            parts.push(x.unsqueeze(axis));
-        }
-        Var::concat(&parts, axis)
-    }
-}
-
-#[track_caller]
-fn concat_forward<F: Float>(xs: &[&Tensor<F>], axis: usize) -> Tensor<F> {
-    let first = xs[0].shape();
-    for x in &xs[1..] {
-        let s = x.shape();
-        let same = s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == axis || a == b);
-        if !same {
-            panic!("concat: shapes {first:?} and {s:?} differ outside axis {axis}");
-        }
-    }
-    let outer = numel(&first[..axis]);
-    let inner = numel(&first[axis + 1..]);
-    let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-    let mut out = Buf::with_capacity(outer * total * inner);
-    for o in 0..outer {
-        for x in xs {
-            let n = x.shape()[axis];
-            out.extend_from_slice(&x.data()[o * n * inner..(o + 1) * n * inner]);
-        }
-    }
-    let mut shape: Shape = first.into();
-    shape[axis] = total;
-    Tensor::from_parts(out.freeze(), shape)
-}
-
-fn concat_backward<F: Float, E: Engine<F>>(e: &E, xs: &[&E::V], axis: usize, g: &E::V, needs: &[bool]) -> Grads<E::V> {
-    let mut start = 0;
-    xs.iter()
-        .zip(needs)
-        .map(|(x, &need)| {
-            let n = e.shape(x)[axis];
-            let gi = need.then(|| {
-                let end = start + n;
-                e.apply(
-                    ShapeOp::Slice {
-                        axis,
-                        start,
-                        end,
-                        step: 1,
-                    }
-                    .into(),
-                    &[g],
-                )
-            });
-            start += n;
-            gi
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::*;
@@ -562,14 +469,5 @@ mod tests {
             v[0].slice_step(-1, start.min(d), (start + len).min(d), step).sin()
         };
         pad((x, before, after) in (any_values(1, 3), 0usize..3, 0usize..3)) for [x] => |v| v[0].pad(-1, before, after).sin();
-        concat((a, k) in (any_values(1, 3), 1usize..=3)) for [a, side(&a, k)] => |v| Var::concat(&[v[0], v[1], v[0]], 0).sin();
-        stack(a in any_values(1, 3)) for [a] => |v| Var::stack(&[v[0], v[0].cos()], -1).sin();
-    }
-
-    /// A tensor of `a`'s shape but with `k` entries along axis 0.
-    fn side(a: &Tensor<f64>, k: usize) -> Tensor<f64> {
-        let mut s = a.shape().to_vec();
-        s[0] = k;
-        Tensor::from_fn(&s, |i| (i as f64 * 0.37).sin())
     }
 }

@@ -22,7 +22,21 @@ const F32_TOL: f64 = 1e-3;
 /// expression, written once and run in f64 and f32.
 ///
 /// `name(pattern in strategy) for [inputs] => |v| expression;`
+///
+/// A family with an op table starts the list with `ops: Family::NAMES;`, which adds a test
+/// that fails when an op of the table has no line (a line named after the op, or after the op
+/// and a suffix: `powf_cube` covers `powf`).
 macro_rules! op_props {
+    (ops: $ops:expr; $($rest:tt)*) => {
+        #[test]
+        fn every_op_has_a_property_line() {
+            $crate::ops::testing::assert_every_op_tested($ops, &op_props!(@names $($rest)*));
+        }
+        op_props!($($rest)*);
+    };
+    (@names $($name:ident($p:pat in $s:expr) for [$($input:expr),+] => |$v:ident| $body:expr;)*) => {
+        [$(stringify!($name)),*]
+    };
     ($($name:ident($p:pat in $s:expr) for [$($input:expr),+] => |$v:ident| $body:expr;)*) => {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases($crate::ops::testing::CASES))]
@@ -37,6 +51,26 @@ macro_rules! op_props {
     };
 }
 pub(crate) use op_props;
+
+/// Panics naming the ops of `ops` that no line of `lines` tests.
+pub(crate) fn assert_every_op_tested(ops: &[&str], lines: &[&str]) {
+    let tested = |op: &str| {
+        lines
+            .iter()
+            .any(|l| *l == op || l.strip_prefix(op).is_some_and(|rest| rest.starts_with('_')))
+    };
+    let missing: Vec<&str> = ops.iter().copied().filter(|op| !tested(op)).collect();
+    assert!(
+        missing.is_empty(),
+        "ops without a property-test line in op_props!: {missing:?}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "ops without a property-test line in op_props!: [\"atan2\"]")]
+fn an_op_without_a_property_line_fails() {
+    assert_every_op_tested(&["pow", "atan2"], &["pow_scalar", "atan"]);
+}
 
 /// `wide` passes gradcheck and gradgradcheck at `xs`, and `narrow` (the same expression in
 /// f32) gives the same values, gradients and second derivatives within [`F32_TOL`].

@@ -1,20 +1,26 @@
 //! Elementwise functions and activations. Each block of the `unary_ops!` table holds one op
-//! whole: its public method (doc and example), its `value` per element, and its `grad`: the
-//! input's gradient from `g = dL/dy`, given the input `x` and the output `y`, written with the
-//! differentiable ops of [`EngineExt`] so the one rule serves every order of derivative.
+//! whole: its public method (doc and example, on `Var` and, with the same body, on `Tensor`),
+//! its `value` per element, and its `grad`: the input's gradient from `g = dL/dy`, given the
+//! input `x` and the output `y`, written with the differentiable ops of [`EngineExt`] so the
+//! one rule serves every order of derivative. The property-test list below must have a line
+//! for every op of the table (a test checks it); adding an op touches its block, its test line
+//! and the README's row of ops.
 //! The composites after the table (square, leaky_relu, elu, gelu, gelu_tanh, silu) are built
 //! from these and have no rule of their own.
 //!
 //! Non-smooth points take PyTorch's choices: `relu`, `abs` and `clamp` have derivative 0 at
 //! their kinks (`x = 0`, `x = lo`, `x = hi`); gradient tests keep inputs away from them.
 
+use std::borrow::Cow;
+
 use crate::float::Float;
 use crate::ops::{Binary, EngineExt, Family, Grads};
 use crate::tape::{Engine, Var};
 use crate::tensor::Tensor;
 
-/// Declares the elementwise ops: the `Unary` enum, its forward and backward (one arm per op,
-/// generated from the op's block) and each op's `Var` method.
+/// Declares the elementwise ops: the `Unary` enum, its names, its forward and backward (one
+/// arm per op, generated from the op's block), each op's `Var` method and its `Tensor` twin
+/// (the same body on a tensor, so both run the same kernel).
 macro_rules! unary_ops {
     ($(
         $(#[$doc:meta])*
@@ -30,7 +36,19 @@ macro_rules! unary_ops {
             $($Variant $(($($pty),+))?,)*
         }
 
+        impl<F: Float> Unary<F> {
+            /// Every op's name, in table order.
+            #[cfg(test)]
+            pub(crate) const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+        }
+
         impl<F: Float> Family<F> for Unary<F> {
+            fn name(&self) -> Cow<'static, str> {
+                Cow::Borrowed(match self {
+                    $(Unary::$Variant { .. } => stringify!($name),)*
+                })
+            }
+
             #[inline]
             fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
                 match *self {
@@ -55,6 +73,15 @@ macro_rules! unary_ops {
                 $(#[$doc])*
                 #[track_caller]
                 pub fn $name($self $(, $arg: $aty)*) -> Var<'t, F> $body
+            )*
+        }
+
+        impl<F: Float> Tensor<F> {
+            $(
+                #[doc = concat!("[`Var::", stringify!($name), "`] on a tensor, off the tape: the same kernel, so \
+                    the same value bit for bit, and the same panics.")]
+                #[track_caller]
+                pub fn $name(&$self $(, $arg: $aty)*) -> Tensor<F> $body
             )*
         }
     };
@@ -441,8 +468,9 @@ mod tests {
     }
 
     op_props! {
+        ops: super::Unary::<f64>::NAMES;
         neg(x in values(-2.0, 2.0, &[])) for [x] => |v| -v[0];
-        scalar_affine(x in values(-2.0, 2.0, &[])) for [x] => |v| (2.0 - v[0] * 3.0 + 1.0) / 4.0 * v[0];
+        affine_of_scalar_ops(x in values(-2.0, 2.0, &[])) for [x] => |v| (2.0 - v[0] * 3.0 + 1.0) / 4.0 * v[0];
         scalar_div(x in values(0.3, 2.0, &[])) for [x] => |v| 2.0 / v[0];
         exp(x in values(-2.0, 2.0, &[])) for [x] => |v| v[0].exp();
         log(x in values(0.2, 3.0, &[])) for [x] => |v| v[0].log();

@@ -2,6 +2,8 @@
 //! comparisons (`gt`, `lt`, `ge`, `le`, `eq`) that make its masks. A mask is a constant of 0s
 //! and 1s: nothing flows back through it.
 
+use std::borrow::Cow;
+
 use crate::float::Float;
 use crate::ops::{EngineExt, Family, Grads, Operand, kernels};
 use crate::shape::broadcast_or_panic;
@@ -13,6 +15,10 @@ use crate::tensor::Tensor;
 pub(crate) struct Where;
 
 impl<F: Float> Family<F> for Where {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("where_")
+    }
+
     #[track_caller]
     fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
         let (mask, a, b) = (x[0], x[1], x[2]);
