@@ -291,12 +291,14 @@ pub(crate) fn for_each_param_from<F: Float, const K: usize>(
 pub(crate) fn per_element<F: Float, const K: usize>(
     w: &mut [F],
     g: &[F],
-    mut bufs: [&mut [F]; K],
+    bufs: [&mut [F]; K],
     f: impl Fn(&mut F, F, [&mut F; K]),
 ) {
     let n = w.len();
-    assert!(g.len() == n && bufs.iter().all(|b| b.len() == n));
-    for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
-        f(w, g, bufs.each_mut().map(|b| &mut b[i]));
+    // slices of length `n` exactly, so that the indexing below needs no bounds checks
+    let g = &g[..n];
+    let mut bufs = bufs.map(|b| &mut b[..n]);
+    for i in 0..n {
+        f(&mut w[i], g[i], bufs.each_mut().map(|b| &mut b[i]));
     }
 }

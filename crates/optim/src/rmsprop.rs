@@ -163,17 +163,24 @@ impl<F: Float> RmsProp<F> {
                 *w -= *w * decoupled * lr;
                 let g = g + l2 * *w;
                 *v = rho * *v + (F::ONE - rho) * g * g;
-                let denom = if eps_inside_sqrt { (*v + eps).sqrt() } else { v.sqrt() + eps };
+                let denom = if eps_inside_sqrt {
+                    (*v + eps).sqrt()
+                } else {
+                    v.sqrt() + eps
+                };
                 *w -= lr * g / denom;
             });
         });
     }
 
-    /// Centered, or with momentum, or both: `K` buffers.
-    fn update_with<const K: usize>(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+    /// Centered (`C`), or with momentum (`M`), or both: `K` buffers.
+    fn update_with<const K: usize, const C: bool, const M: bool>(
+        &mut self,
+        store: &mut ParamStore<F>,
+        grads: &ParamGrads<F>,
+    ) {
         let f = F::from_f64;
         let (lr, rho, eps, m) = (f(self.lr), f(self.rho), f(self.eps), f(self.momentum));
-        let (centered, has_momentum) = (self.centered, self.momentum > 0.0);
         let pytorch = self.reference == Reference::PyTorch;
         let Placement {
             decoupled,
@@ -182,7 +189,7 @@ impl<F: Float> RmsProp<F> {
         } = self.placement();
         for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; K], _| {
             per_element(w, g, bufs, |w, g, b| {
-                let (v, avg, buf) = split(b, centered, has_momentum);
+                let (v, avg, buf) = split(b, C, M);
                 *w -= *w * decoupled * lr;
                 let g = g + l2 * *w;
                 *v = rho * *v + (F::ONE - rho) * g * g;
@@ -225,7 +232,11 @@ struct Placement<F> {
 
 /// One element's `v`, and its running mean and momentum buffer when kept.
 #[inline(always)]
-fn split<F, const K: usize>(b: [&mut F; K], centered: bool, momentum: bool) -> (&mut F, Option<&mut F>, Option<&mut F>) {
+fn split<F, const K: usize>(
+    b: [&mut F; K],
+    centered: bool,
+    momentum: bool,
+) -> (&mut F, Option<&mut F>, Option<&mut F>) {
     let mut b = b.into_iter();
     let v = b.next().expect("v");
     let avg = if centered { b.next() } else { None };
@@ -247,8 +258,9 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         crate::begin_update("RmsProp", &mut self.state, store, grads);
         match (self.centered, self.momentum > 0.0) {
             (false, false) => self.update_plain(store, grads),
-            (true, true) => self.update_with::<3>(store, grads),
-            _ => self.update_with::<2>(store, grads),
+            (true, false) => self.update_with::<2, true, false>(store, grads),
+            (false, true) => self.update_with::<2, false, true>(store, grads),
+            (true, true) => self.update_with::<3, true, true>(store, grads),
         }
     }
     crate::accessors!("RmsProp", lr, state);

@@ -149,7 +149,12 @@ impl<F: Float> State<F> {
         }
         for b in self.slots.iter_mut().filter(|b| b.len() == all) {
             let old = std::mem::take(b);
-            b.extend(old.into_iter().enumerate().filter(|(k, _)| kept & (1 << k) != 0).map(|(_, t)| t));
+            b.extend(
+                old.into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| kept & (1 << k) != 0)
+                    .map(|(_, t)| t),
+            );
         }
         Ok(())
     }

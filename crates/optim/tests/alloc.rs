@@ -49,7 +49,11 @@ fn steps_after_the_first_do_not_allocate() {
         for _ in 0..100 {
             opt.update(&mut store, &grads);
         }
-        assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "{name}: allocations in 100 steps");
+        assert_eq!(
+            ALLOCS.load(Ordering::Relaxed) - before,
+            0,
+            "{name}: allocations in 100 steps"
+        );
         assert_eq!(opt.state().step(), 101);
     }
 }

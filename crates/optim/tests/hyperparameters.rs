@@ -244,7 +244,12 @@ fn counts_and_combinations_are_checked_too() {
         assert!(file.ends_with("hyperparameters.rs"), "{want}: panicked in {file}");
     }
     // the order of the settings does not matter, and Keras' Nesterov needs no momentum
-    nesterov_step(Sgd::new(0.1).dampening(0.1).momentum(Momentum::Nesterov(0.9)).dampening(0.0));
+    nesterov_step(
+        Sgd::new(0.1)
+            .dampening(0.1)
+            .momentum(Momentum::Nesterov(0.9))
+            .dampening(0.0),
+    );
     nesterov_step(Sgd::keras().momentum(Momentum::Nesterov(0.0)));
     let _ = Cosine::new(10).warmup(10);
 }

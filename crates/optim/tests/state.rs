@@ -332,7 +332,11 @@ fn state_files_with_buffers_the_options_did_not_use_still_load() {
     let store = fixture_store();
     let cases: [(&str, optimizers::Make<f32>, usize); 5] = [
         ("adam_state.safetensors", || Box::new(Adam::new(0.01)), 2),
-        ("adamw_keras_state.safetensors", || Box::new(borel_optim::AdamW::keras()), 2),
+        (
+            "adamw_keras_state.safetensors",
+            || Box::new(borel_optim::AdamW::keras()),
+            2,
+        ),
         ("rmsprop_keras_state.safetensors", || Box::new(RmsProp::keras()), 1),
         (
             "rmsprop_pytorch_momentum_state.safetensors",
@@ -349,7 +353,11 @@ fn state_files_with_buffers_the_options_did_not_use_still_load() {
         let mut now = make();
         fixture_steps(now.as_mut(), &store);
         let old = io::read_tensors::<f32>(&fixture(file)).unwrap();
-        assert_eq!(old.tensors.len(), 3 * store.len(), "{file}: three buffers per parameter");
+        assert_eq!(
+            old.tensors.len(),
+            3 * store.len(),
+            "{file}: three buffers per parameter"
+        );
         let mut resumed = make();
         resumed
             .set_state(State::load(fixture(file), &store).unwrap())
@@ -366,7 +374,8 @@ fn state_files_with_buffers_the_options_did_not_use_still_load() {
     fixture_steps(&mut amsgrad, &store);
     let err = Adam::new(0.01).set_state(amsgrad.state().clone()).unwrap_err();
     assert!(
-        err.to_string().contains("buffer 2, which Adam with these options does not keep, is not zero"),
+        err.to_string()
+            .contains("buffer 2, which Adam with these options does not keep, is not zero"),
         "{err}"
     );
 }

@@ -14,7 +14,9 @@ pub fn every<F: Float>() -> Vec<(&'static str, Make<F>)> {
     vec![
         ("Sgd", || Box::new(Sgd::new(0.1))),
         ("Sgd momentum", || Box::new(Sgd::new(0.1).momentum(0.9))),
-        ("Sgd nesterov", || Box::new(Sgd::new(0.1).momentum(Momentum::Nesterov(0.9)))),
+        ("Sgd nesterov", || {
+            Box::new(Sgd::new(0.1).momentum(Momentum::Nesterov(0.9)))
+        }),
         ("Sgd dampening weight_decay", || {
             Box::new(Sgd::new(0.1).momentum(0.9).dampening(0.3).weight_decay(0.1))
         }),
@@ -32,7 +34,9 @@ pub fn every<F: Float>() -> Vec<(&'static str, Make<F>)> {
         ("AdamW amsgrad", || Box::new(AdamW::new(0.01).amsgrad(true))),
         ("AdamW::keras", || Box::new(AdamW::keras())),
         ("Adagrad", || Box::new(Adagrad::new(0.1).lr_decay(0.01))),
-        ("Adagrad::keras weight_decay", || Box::new(Adagrad::keras().weight_decay(0.1))),
+        ("Adagrad::keras weight_decay", || {
+            Box::new(Adagrad::keras().weight_decay(0.1))
+        }),
         ("RmsProp::keras", || Box::new(RmsProp::keras())),
         ("RmsProp::keras centered momentum", || {
             Box::new(RmsProp::keras().centered(true).momentum(0.5))
@@ -42,7 +46,9 @@ pub fn every<F: Float>() -> Vec<(&'static str, Make<F>)> {
             Box::new(RmsProp::tf_keras2().momentum(0.9).weight_decay(0.1))
         }),
         ("RmsProp::pytorch", || Box::new(RmsProp::pytorch())),
-        ("RmsProp::pytorch centered", || Box::new(RmsProp::pytorch().centered(true))),
+        ("RmsProp::pytorch centered", || {
+            Box::new(RmsProp::pytorch().centered(true))
+        }),
         ("RmsProp::pytorch momentum weight_decay", || {
             Box::new(RmsProp::pytorch().momentum(0.9).weight_decay(0.1))
         }),
@@ -52,7 +58,10 @@ pub fn every<F: Float>() -> Vec<(&'static str, Make<F>)> {
 /// The optimizers of [`every`] that keep buffers.
 #[allow(dead_code)]
 pub fn stateful<F: Float>() -> Vec<(&'static str, Make<F>)> {
-    every().into_iter().filter(|(_, make)| make().buffers_per_param() > 0).collect()
+    every()
+        .into_iter()
+        .filter(|(_, make)| make().buffers_per_param() > 0)
+        .collect()
 }
 
 /// The type's name at the start of `name` (`Adam` of `Adam::keras amsgrad`).
