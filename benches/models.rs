@@ -1,5 +1,5 @@
 //! Whole training steps as a user writes them (`Sequential` of `Dense`, a tape per step,
-//! `Forward::backward`, `RmsProp::keras()`): the seed models A (2-100-50-50-10-1, linear),
+//! `ForwardPass::backward`, `RmsProp::keras()`): the seed models A (2-100-50-50-10-1, linear),
 //! B (2-20-20-1, sigmoid) and C (A with a relu on its 10-unit layer) at batch 64, and the MLP 784-1024-1024-10 (relu,
 //! sparse cross-entropy) at batch 256. `benches/compare/run.sh` times the same steps next to
 //! a hand-written loop, PyTorch and JAX; these track Borel alone from commit to commit.
@@ -16,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn net(dims: &[usize], acts: &[&str], store: &mut ParamStore<f32>) -> Sequential<f32> {
     let mut b = Sequential::new();
     for (&units, &act) in dims[1..].iter().zip(acts) {
-        b = b.add(Dense::new(units).activation(act));
+        b = b.add(Dense::new(units).activation(act.parse().expect("an activation name")));
     }
     b.build_with_input(store, 0, dims[0])
 }
@@ -29,7 +29,7 @@ fn step(c: &mut Criterion, name: &str, dims: &[usize], acts: &[&str], loss: Loss
     c.bench_function(name, |b| {
         b.iter(|| {
             let tape = Tape::new();
-            let fw = Forward::train(&tape, &store);
+            let fw = ForwardPass::train(&tape, &store);
             let out = model.forward(&fw, tape.constant(x.clone()));
             let grads = fw.backward(loss.of(out, tape.constant(y.clone())));
             opt.update(&mut store, &grads);

@@ -9,7 +9,7 @@ use borel::prelude::*;
 use std::f64::consts::PI;
 
 fn hidden(n: usize) -> Dense {
-    Dense::new(n).activation("tanh")
+    Dense::new(n).activation(Activation::Tanh)
 }
 
 fn col(n: usize) -> Tensor<f64> {
@@ -20,7 +20,7 @@ fn col(n: usize) -> Tensor<f64> {
 /// gradients.
 fn loss(net: &Sequential<f64>, store: &ParamStore<f64>) -> (f64, ParamGrads<f64>) {
     let tape = Tape::new();
-    let fw = Forward::train(&tape, store);
+    let fw = ForwardPass::train(&tape, store);
     let x = tape.var(col(64));
     let u = net.forward(&fw, x);
     let ux = tape.grad(u.sum(), &[x], true)[0];

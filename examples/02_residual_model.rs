@@ -7,20 +7,23 @@ use std::f32::consts::PI;
 type V<'t> = Var<'t, f32>;
 type T = Tensor<f32>;
 
-struct Res(DenseLayer, DenseLayer, DenseLayer);
+struct Res(DenseModule, DenseModule, DenseModule);
 
 fn res(s: &mut ParamStore<f32>, seed: u64) -> Res {
     let b = &mut ParamBuilder::new(s, seed);
-    let d = || Dense::new(32).activation("tanh");
+    let d = || Dense::new(32).activation(Activation::Tanh);
     let h = d().build(b, "in", 2);
     let m = d().build(b, "mid", 32);
     Res(h, m, Dense::new(1).build(b, "out", 32))
 }
 
 impl Module<f32> for Res {
-    fn forward<'t>(&self, f: &Forward<'t, f32>, x: V<'t>) -> V<'t> {
+    fn forward<'t>(&self, f: &ForwardPass<'t, f32>, x: V<'t>) -> V<'t> {
         let h = self.0.forward(f, x);
         self.2.forward(f, h + self.1.forward(f, h))
+    }
+    fn params(&self) -> Vec<ParamId> {
+        [&self.0, &self.1, &self.2].iter().flat_map(|d| d.params()).collect()
     }
 }
 
@@ -49,7 +52,7 @@ fn run() -> (f32, bool) {
     let mut opt = AdamW::new(0.01);
     for _ in 0..3000 {
         let t = Tape::new();
-        let f = Forward::train(&t, &s);
+        let f = ForwardPass::train(&t, &s);
         let p = net.forward(&f, t.constant(x.clone()));
         let l = huber(p, t.constant(y.clone()));
         opt.update(&mut s, &f.backward(l));

@@ -37,7 +37,7 @@ fn accuracy(c: &[[f32; 2]], loss: Loss) -> f64 {
 
 fn main() {
     let two = [[-1.5, -1.], [1.5, 1.]];
-    let bce = Loss::BinaryCrossEntropy;
+    let bce = Loss::BinaryCrossEntropyWithLogits;
     let a2 = accuracy(&two, bce);
     let three = [[-2., 0.], [2., 0.], [0., 3.]];
     let sce = Loss::SparseCategoricalCrossEntropy;

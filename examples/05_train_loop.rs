@@ -24,7 +24,7 @@ fn data() -> (T, T) {
 fn run(e: usize) -> [Vec<u8>; 2] {
     let (x, y) = data();
     let mut s = ParamStore::new();
-    let d = || Dense::new(20).activation("sigmoid");
+    let d = || Dense::new(20).activation(Activation::Sigmoid);
     let seq = Sequential::new().add(d().input_dim(2)).add(d());
     let net = seq.add(Dense::new(1)).build(&mut s, 0);
     let mut m = Model::new(net, s.clone()).unwrap();
@@ -35,7 +35,7 @@ fn run(e: usize) -> [Vec<u8>; 2] {
     let mut dl = DataLoader::new(&x, &y, 64).shuffle(7);
     for (xb, yb) in (0..e).flat_map(|_| dl.epoch().collect::<Vec<_>>()) {
         let t = Tape::new();
-        let f = Forward::train(&t, &s);
+        let f = ForwardPass::train(&t, &s);
         let p = m.module().forward(&f, t.constant(xb));
         opt.update(&mut s, &f.backward(Loss::Mse.of(p, yb)));
     }

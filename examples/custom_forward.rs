@@ -11,8 +11,8 @@ use rand::{RngExt, SeedableRng};
 /// y = dense2(sigmoid(dense1(x)) + gate * (x summed into every unit)): the gate is a raw
 /// parameter, not a layer.
 struct Residual {
-    dense1: DenseLayer,
-    dense2: DenseLayer,
+    dense1: DenseModule,
+    dense2: DenseModule,
     gate: ParamId,
 }
 
@@ -28,10 +28,13 @@ impl Residual {
 }
 
 impl Module<f32> for Residual {
-    fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
         let h = self.dense1.forward(fw, x).sigmoid();
         let skip = x.sum_axes(&[-1], true) * fw.param(self.gate);
         self.dense2.forward(fw, h + skip)
+    }
+    fn params(&self) -> Vec<ParamId> {
+        [self.dense1.params(), self.dense2.params(), vec![self.gate]].concat()
     }
 }
 
@@ -52,7 +55,7 @@ fn train(steps: usize) -> (f64, f64) {
     let mut losses = vec![];
     for _ in 0..steps {
         let tape = Tape::new();
-        let fw = Forward::train(&tape, &store);
+        let fw = ForwardPass::train(&tape, &store);
         let pred = model.forward(&fw, tape.constant(x.clone()));
         let loss = Loss::Mse.of(pred, &y);
         losses.push(loss.item() as f64);

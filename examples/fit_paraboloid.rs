@@ -33,7 +33,7 @@ fn run(seed: u64, epochs: usize) -> f64 {
     let net = Sequential::new()
         .add(
             Dense::new(4)
-                .activation("tanh")
+                .activation(Activation::Tanh)
                 .kernel_init(Init::Normal(0.0, 0.01))
                 .input_dim(2),
         )

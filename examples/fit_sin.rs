@@ -12,7 +12,7 @@ fn train(epochs: usize) -> (Tensor<f32>, Tensor<f32>, f64) {
     let y = x.map(f32::sin);
     let mut store = ParamStore::new();
     let net = Sequential::new()
-        .add(Dense::new(4).activation("sigmoid").input_dim(1))
+        .add(Dense::new(4).activation(Activation::Sigmoid).input_dim(1))
         .add(Dense::new(1))
         .build(&mut store, 7);
     let mut model = Model::new(net, store).expect("the store was built with the net");

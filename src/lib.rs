@@ -15,7 +15,7 @@
 //!
 //! // Keras-style:
 //! let mut store = ParamStore::<f32>::new();
-//! let net = Sequential::new().add(Dense::new(4).activation("relu").input_dim(2)).add(Dense::new(1)).build(&mut store, 0);
+//! let net = Sequential::new().add(Dense::new(4).activation(Activation::Relu).input_dim(2)).add(Dense::new(1)).build(&mut store, 0);
 //! let mut model = Model::new(net, store).unwrap();
 //! model.compile(Loss::Mse, RmsProp::keras());
 //! let (x, y) = (Tensor::ones(&[8, 2]), Tensor::zeros(&[8, 1]));
@@ -52,10 +52,10 @@ pub mod prelude {
     };
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
-        Activation, Dense, DenseLayer, Dropout, Forward, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
+        Activation, Dense, DenseModule, Dropout, ForwardPass, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
         Sequential, WeightFile,
     };
-    pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Optimizer, RmsProp, Sgd};
+    pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Momentum, Optimizer, RmsProp, Sgd};
     pub use rand::rngs::StdRng;
     pub use rand::{self, RngExt, SeedableRng};
 }

@@ -4,13 +4,16 @@
 use borel::prelude::*;
 
 /// A dense layer followed by log: NaN once the layer's output goes negative.
-struct LogNet(DenseLayer);
+struct LogNet(DenseModule);
 
 const LOG_LINE: u32 = line!() + 4;
 impl Module<f32> for LogNet {
-    fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
         let h = self.0.forward(fw, x);
         h.log()
+    }
+    fn params(&self) -> Vec<ParamId> {
+        self.0.params()
     }
 }
 

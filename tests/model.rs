@@ -5,7 +5,7 @@ use borel::prelude::*;
 fn small_model(seed: u64) -> Model<f32, Sequential<f32>> {
     let mut store = ParamStore::new();
     let net = Sequential::new()
-        .add(Dense::new(8).activation("sigmoid").input_dim(2))
+        .add(Dense::new(8).activation(Activation::Sigmoid).input_dim(2))
         .add(Dense::new(1))
         .build(&mut store, seed);
     let mut m = Model::new(net, store).unwrap();
@@ -401,7 +401,7 @@ fn a_validation_split_that_leaves_an_empty_part_is_refused_before_training() {
         );
         assert_eq!(m.store().snapshot(), before, "weights changed before the error");
         assert_eq!(
-            m.optimizer().unwrap().state().step,
+            m.optimizer().unwrap().state().step(),
             0,
             "a step was taken before the error"
         );

@@ -25,7 +25,7 @@ fn data() -> (Tensor<f32>, Tensor<f32>) {
 fn model(hidden: usize) -> Model<f32, Sequential<f32>> {
     let mut store = ParamStore::new();
     let net = Sequential::new()
-        .add(Dense::new(hidden).activation("tanh").input_dim(2))
+        .add(Dense::new(hidden).activation(Activation::Tanh).input_dim(2))
         .add(Dropout::new(0.1))
         .add(Dense::new(1))
         .build(&mut store, 1);

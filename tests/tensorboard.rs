@@ -193,11 +193,11 @@ fn fit_with_tensorboard(logs: &Path, epochs: usize) -> (Model<f32, Sequential<f3
     });
     let mut store = ParamStore::new();
     let net = Sequential::new()
-        .add(Dense::new(8).activation("tanh").input_dim(2))
+        .add(Dense::new(8).activation(Activation::Tanh).input_dim(2))
         .add(Dense::new(1))
         .build(&mut store, 3);
     let mut model = Model::new(net, store).unwrap();
-    model.compile(Loss::BinaryCrossEntropy, Adam::new(0.05));
+    model.compile(Loss::BinaryCrossEntropyWithLogits, Adam::new(0.05));
     model.metrics(&[Metric::Accuracy]).unwrap();
     let options = FitOptions::new()
         .epochs(epochs)

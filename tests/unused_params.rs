@@ -6,12 +6,12 @@ use borel::prelude::*;
 
 /// A dense layer and a spare parameter that the forward code does not use.
 struct WithSpare {
-    dense: DenseLayer,
+    dense: DenseModule,
     spare: ParamId,
 }
 
 impl Module<f32> for WithSpare {
-    fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
         self.dense.forward(fw, x)
     }
     fn params(&self) -> Vec<ParamId> {
@@ -50,7 +50,7 @@ fn fit_leaves_a_parameter_the_loss_does_not_reach_untouched() {
         "Adam kept buffers for the spare parameter"
     );
     assert_eq!(opt.state().param_step(spare), 0);
-    assert_eq!(opt.state().step, 12);
+    assert_eq!(opt.state().step(), 12);
 }
 
 #[test]

@@ -50,14 +50,14 @@ impl SeedModel {
                 .add(Dense::new(10))
                 .add(Dense::new(1)),
             SeedModel::Sigmoid => s
-                .add(Dense::new(20).activation("sigmoid").input_dim(2))
-                .add(Dense::new(20).activation("sigmoid"))
+                .add(Dense::new(20).activation(Activation::Sigmoid).input_dim(2))
+                .add(Dense::new(20).activation(Activation::Sigmoid))
                 .add(Dense::new(1)),
             SeedModel::OneRelu => s
                 .add(Dense::new(100).input_dim(2))
                 .add(Dense::new(50))
                 .add(Dense::new(50))
-                .add(Dense::new(10).activation("relu"))
+                .add(Dense::new(10).activation(Activation::Relu))
                 .add(Dense::new(1)),
         };
         s.build(store, seed)

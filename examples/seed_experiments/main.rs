@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         "Seed experiments: {} samples, {} epochs, batch 64, mse, RMSprop ({:?} preset), seed {}",
         config.samples,
         config.epochs,
-        config.rmsprop.flavor(),
+        config.rmsprop.reference(),
         config.seed
     );
     match run(&config) {
@@ -136,7 +136,7 @@ mod tests {
         assert!(bad(&["--epochs", "ten"]).contains("--epochs"));
         assert!(bad(&["--rmsprop", "adam"]).contains("unknown RMSprop preset 'adam'"));
         let tf = parse(&["--rmsprop".to_string(), "tf_keras2".to_string()]).unwrap();
-        assert_eq!(tf.rmsprop.flavor(), borel::optim::RmsFlavor::TfKeras2);
+        assert_eq!(tf.rmsprop.reference(), borel::optim::Reference::TfKeras2);
     }
 
     /// The main job at full length (1000 epochs, about 5 s in release): the universal

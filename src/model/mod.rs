@@ -5,7 +5,7 @@ mod resume;
 mod train;
 
 use borel_autograd::{Float, Tape, Tensor};
-use borel_nn::{FileError, Forward, Layout, Loss, Module, ParamStore, WeightFile};
+use borel_nn::{FileError, ForwardPass, Layout, Loss, Module, ParamStore, WeightFile};
 use borel_optim::Optimizer;
 
 use crate::data::take_rows;
@@ -31,7 +31,7 @@ pub struct StoreMismatch(pub String);
 /// ```
 /// use borel::prelude::*;
 /// let mut store = ParamStore::<f32>::new();
-/// let net = Sequential::new().add(Dense::new(8).activation("tanh").input_dim(1)).add(Dense::new(1)).build(&mut store, 0);
+/// let net = Sequential::new().add(Dense::new(8).activation(Activation::Tanh).input_dim(1)).add(Dense::new(1)).build(&mut store, 0);
 /// let mut model = Model::new(net, store).unwrap();
 /// model.compile(Loss::Mse, Adam::new(0.01));
 /// let x = Tensor::from_fn(&[64, 1], |i| i as f32 / 32.0 - 1.0);
@@ -152,7 +152,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         let wants = metrics.contains(&Metric::Accuracy);
         let classifies = matches!(
             self.loss,
-            Some(Loss::BinaryCrossEntropy | Loss::CategoricalCrossEntropy | Loss::SparseCategoricalCrossEntropy)
+            Some(
+                Loss::BinaryCrossEntropyWithLogits
+                    | Loss::CategoricalCrossEntropy
+                    | Loss::SparseCategoricalCrossEntropy
+            )
         );
         if wants && !classifies {
             return Err(FitError::BadOption(format!(
@@ -222,7 +226,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     fn infer(&self, x: &Tensor<F>, batch: usize) -> Result<Tensor<F>, FitError> {
         let tape = Tape::new();
         tape.keep_first_non_finite();
-        let fw = Forward::eval(&tape, &self.store);
+        let fw = ForwardPass::eval(&tape, &self.store);
         let y = tape
             .no_grad(|| self.module.forward(&fw, tape.constant(x.clone())))
             .value();

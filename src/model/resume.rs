@@ -271,7 +271,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             ("plateau_scale".into(), run.plateau_scale.to_string()),
             ("optimizer".into(), self.optimizer_kind.into()),
             ("optimizer.lr".into(), opt.learning_rate().to_string()),
-            ("optimizer.step".into(), opt.state().step.to_string()),
+            ("optimizer.step".into(), opt.state().step().to_string()),
             ("loader.epochs_drawn".into(), loader.epochs_drawn().to_string()),
         ];
         meta.extend(param_steps);

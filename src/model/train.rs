@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use borel_autograd::{Float, Tape, Tensor};
-use borel_nn::{Forward, Module, ParamStore};
+use borel_nn::{ForwardPass, Module, ParamStore};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Model, correct};
@@ -96,8 +96,8 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// each epoch, the last batch smaller when the size does not divide, a [`History`] back.
     ///
     /// Each batch is one step of the loop a user writes by hand: a tape,
-    /// `Forward::train(&tape, &store)` (dropout seeded per batch), the compiled loss with mean
-    /// reduction, `Forward::backward`, `Optimizer::update`; so a hand-written loop over the
+    /// `ForwardPass::train(&tape, &store)` (dropout seeded per batch), the compiled loss with mean
+    /// reduction, `ForwardPass::backward`, `Optimizer::update`; so a hand-written loop over the
     /// same `DataLoader` reproduces `fit` bit for bit.
     ///
     /// Every step checks the loss, the gradients and the updated parameters; on a NaN or an
@@ -267,7 +267,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     ) -> Result<(f64, f64), FitError> {
         let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
         let (loss, hits, grads) = {
-            let fw = Forward::train(tape, &self.store).seed(dropout_seed);
+            let fw = ForwardPass::train(tape, &self.store).seed(dropout_seed);
             let pred = self.module.forward(&fw, tape.constant(xb));
             let hits = if self.accuracy {
                 correct(loss_fn, &pred.value(), &yb)

@@ -4,18 +4,21 @@ use borel_autograd::{DenseAct, Float, ParamId, ParamStore, Tape, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::init::Init;
-use crate::param::{Forward, ParamBuilder};
+use crate::param::{ForwardPass, ParamBuilder};
 
 /// A piece of forward code with parameters in a [`ParamStore`].
 ///
 /// ```
 /// use borel_autograd::{ParamId, ParamStore, Tensor, Var};
-/// use borel_nn::{Dense, DenseLayer, Forward, Init, Module, ParamBuilder};
+/// use borel_nn::{Dense, DenseModule, ForwardPass, Init, Module, ParamBuilder};
 /// // A user's own module: a dense layer plus a learned scalar gate on a skip connection.
-/// struct Gated { dense: DenseLayer, gate: ParamId }
+/// struct Gated { dense: DenseModule, gate: ParamId }
 /// impl Module<f32> for Gated {
-///     fn forward<'t>(&self, fw: &Forward<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+///     fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
 ///         self.dense.forward(fw, x).tanh() + x * fw.param(self.gate)
+///     }
+///     fn params(&self) -> Vec<ParamId> {
+///         [self.dense.params(), vec![self.gate]].concat()
 ///     }
 /// }
 /// let mut store = ParamStore::new();
@@ -26,7 +29,7 @@ use crate::param::{Forward, ParamBuilder};
 /// ```
 pub trait Module<F: Float> {
     /// The forward pass on the pass's tape.
-    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F>;
+    fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F>;
 
     /// Features per sample the module takes, when it knows (so that data of the wrong width
     /// can be refused with an error before the forward pass would panic).
@@ -34,37 +37,40 @@ pub trait Module<F: Float> {
         None
     }
 
-    /// The parameters the module reads, when it knows (so that a model can refuse a store
-    /// that was not built with it).
-    fn params(&self) -> Vec<ParamId> {
-        Vec::new()
-    }
+    /// Every parameter the module reads (its layers' and its own): a model refuses a store
+    /// that lacks one, and `summary()` counts them. A module without parameters returns an
+    /// empty list.
+    fn params(&self) -> Vec<ParamId>;
 
     /// Inference on a tensor in one call: an eval-mode pass over `store`, nothing recorded.
     #[track_caller]
     fn predict(&self, store: &ParamStore<F>, x: &Tensor<F>) -> Tensor<F> {
         let tape = Tape::new();
-        let fw = Forward::eval(&tape, store);
+        let fw = ForwardPass::eval(&tape, store);
         tape.no_grad(|| self.forward(&fw, tape.constant(x.clone())).value())
     }
 }
 
-/// A layer of a [`crate::Sequential`] (Keras' `Layer`): its configuration, built into a
-/// [`Module`] once its input size is known. Implement it to put your own layer in a
+/// The specification of a layer of a [`crate::Sequential`] (Keras' `Layer` before it is
+/// built): its configuration, built into a [`Module`] once its input size is known. [`Dense`]
+/// is a spec, [`DenseModule`] what it builds. Implement it to put your own layer in a
 /// `Sequential`; use [`Module`] alone for forward code in your own structs.
 ///
 /// ```
-/// use borel_autograd::{Float, ParamStore, Var};
-/// use borel_nn::{Dense, Forward, Layer, Module, ParamBuilder, Sequential};
+/// use borel_autograd::{Float, ParamId, ParamStore, Var};
+/// use borel_nn::{Dense, ForwardPass, LayerSpec, Module, ParamBuilder, Sequential};
 /// /// Doubles its input: no parameters, same width out.
 /// #[derive(Clone)]
 /// struct Double;
 /// impl<F: Float> Module<F> for Double {
-///     fn forward<'t>(&self, _fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+///     fn forward<'t>(&self, _fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
 ///         x * F::from_f64(2.0)
 ///     }
+///     fn params(&self) -> Vec<ParamId> {
+///         Vec::new()
+///     }
 /// }
-/// impl<F: Float> Layer<F> for Double {
+/// impl<F: Float> LayerSpec<F> for Double {
 ///     fn kind(&self) -> &'static str {
 ///         "Double"
 ///     }
@@ -79,7 +85,7 @@ pub trait Module<F: Float> {
 /// let net = Sequential::new().add(Dense::new(3).input_dim(2)).add(Double).build(&mut store, 0);
 /// assert!(net.summary(&store).contains("double (Double)"));
 /// ```
-pub trait Layer<F: Float> {
+pub trait LayerSpec<F: Float> {
     /// The layer's type, as `summary()` shows it (`Dense`, `Dropout`); its lower-case form
     /// names the layers (`dense`, `dense_1`).
     fn kind(&self) -> &'static str;
@@ -93,8 +99,9 @@ pub trait Layer<F: Float> {
     fn build_module(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> Box<dyn Module<F> + Send + Sync>;
 }
 
-/// A densely connected layer, `activation(x W + b)`, with Keras' semantics and defaults:
-/// linear activation, Glorot-uniform kernel `[in, units]`, zero bias.
+/// The specification of a densely connected layer, `activation(x W + b)`, with Keras'
+/// semantics and defaults: linear activation, Glorot-uniform kernel `[in, units]`, zero
+/// bias. [`Dense::build`] (or a [`crate::Sequential`]) makes the [`DenseModule`].
 ///
 /// ```
 /// use borel_nn::{Activation, ParamBuilder, Dense, Init, ParamStore};
@@ -129,9 +136,9 @@ impl Dense {
         }
     }
 
-    /// The activation (a name such as `"sigmoid"` works too).
-    pub fn activation(mut self, a: impl Into<Activation>) -> Self {
-        self.activation = a.into();
+    /// The activation (from a Keras name: `"sigmoid".parse()?`).
+    pub fn activation(mut self, a: Activation) -> Self {
+        self.activation = a;
         self
     }
 
@@ -160,15 +167,31 @@ impl Dense {
     }
 
     /// Builds the layer with parameters `name.kernel` and `name.bias` under `b`.
-    pub fn build<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseLayer {
+    pub fn build<F: Float>(&self, b: &mut ParamBuilder<'_, F>, name: &str, in_features: usize) -> DenseModule {
         self.build_here(&mut b.sub(name), in_features)
     }
 
+    /// Its parameters' names, in the store and in each weight-file layout: the kernel
+    /// `[in, units]` is PyTorch's `nn.Linear` weight `[units, in]`.
+    pub(crate) const PARAM_NAMES: [ParamNames; 2] = [
+        ParamNames {
+            store: "kernel",
+            pytorch: "weight",
+            transposed_in_pytorch: true,
+        },
+        ParamNames {
+            store: "bias",
+            pytorch: "bias",
+            transposed_in_pytorch: false,
+        },
+    ];
+
     /// Builds the layer with parameters `kernel` and `bias` directly under `b`'s prefix.
-    fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> DenseLayer {
-        let kernel = b.param("kernel", &[in_features, self.units], self.kernel_init);
-        let bias = self.use_bias.then(|| b.param("bias", &[self.units], self.bias_init));
-        DenseLayer {
+    fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> DenseModule {
+        let [kernel, bias] = Self::PARAM_NAMES.map(|n| n.store);
+        let kernel = b.param(kernel, &[in_features, self.units], self.kernel_init);
+        let bias = self.use_bias.then(|| b.param(bias, &[self.units], self.bias_init));
+        DenseModule {
             kernel,
             bias,
             activation: self.activation,
@@ -176,15 +199,24 @@ impl Dense {
     }
 }
 
-/// A built [`Dense`] layer.
+/// A parameter's name under its layer's prefix, in the store (and Borel's weight files) and
+/// in PyTorch's, and whether PyTorch keeps it transposed (a matrix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParamNames {
+    pub store: &'static str,
+    pub pytorch: &'static str,
+    pub transposed_in_pytorch: bool,
+}
+
+/// A built dense layer: the [`Module`] that [`Dense`] builds, holding its parameters' ids.
 #[derive(Clone, Debug)]
-pub struct DenseLayer {
+pub struct DenseModule {
     kernel: ParamId,
     bias: Option<ParamId>,
     activation: Activation,
 }
 
-impl DenseLayer {
+impl DenseModule {
     /// The kernel `[in, units]`.
     pub fn kernel(&self) -> ParamId {
         self.kernel
@@ -197,11 +229,15 @@ impl DenseLayer {
     pub fn activation(&self) -> Activation {
         self.activation
     }
+    /// Its parameters: the kernel, then the bias if any.
+    pub fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.kernel).chain(self.bias).collect()
+    }
 }
 
-impl<F: Float> Module<F> for DenseLayer {
+impl<F: Float> Module<F> for DenseModule {
     #[track_caller]
-    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         let (w, b) = (fw.param(self.kernel), self.bias.map(|b| fw.param(b)));
         if let Some(act) = self.activation.fused() {
             return x.dense(w, b, act);
@@ -210,11 +246,11 @@ impl<F: Float> Module<F> for DenseLayer {
         self.activation.apply(y)
     }
     fn params(&self) -> Vec<ParamId> {
-        std::iter::once(self.kernel).chain(self.bias).collect()
+        DenseModule::params(self)
     }
 }
 
-impl<F: Float> Layer<F> for Dense {
+impl<F: Float> LayerSpec<F> for Dense {
     fn kind(&self) -> &'static str {
         "Dense"
     }
@@ -235,14 +271,14 @@ impl<F: Float> Layer<F> for Dense {
 ///
 /// ```
 /// use borel_autograd::{Tape, Tensor};
-/// use borel_nn::{Dropout, Forward, Module, ParamStore};
+/// use borel_nn::{Dropout, ForwardPass, Module, ParamStore};
 /// let store = ParamStore::<f32>::new();
 /// let tape = Tape::new();
 /// let x = tape.constant(Tensor::ones(&[1000]));
-/// let train = Dropout::new(0.2).forward(&Forward::train(&tape, &store), x).value();
+/// let train = Dropout::new(0.2).forward(&ForwardPass::train(&tape, &store), x).value();
 /// let kept = train.data().iter().filter(|v| **v != 0.0).count();
 /// assert!((700..900).contains(&kept));
-/// let eval = Dropout::new(0.2).forward(&Forward::eval(&tape, &store), x).value();
+/// let eval = Dropout::new(0.2).forward(&ForwardPass::eval(&tape, &store), x).value();
 /// assert_eq!(eval.data(), x.value().data());
 /// ```
 #[derive(Clone, Debug)]
@@ -260,7 +296,7 @@ impl Dropout {
 }
 
 impl<F: Float> Module<F> for Dropout {
-    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         if !fw.training() || self.rate == 0.0 {
             return x;
         }
@@ -277,9 +313,12 @@ impl<F: Float> Module<F> for Dropout {
         });
         x * fw.tape().constant(mask)
     }
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
 }
 
-impl<F: Float> Layer<F> for Dropout {
+impl<F: Float> LayerSpec<F> for Dropout {
     fn kind(&self) -> &'static str {
         "Dropout"
     }
@@ -299,18 +338,21 @@ pub struct ActivationLayer {
 
 impl ActivationLayer {
     /// The layer applying `a`.
-    pub fn new(a: impl Into<Activation>) -> Self {
-        ActivationLayer { activation: a.into() }
+    pub fn new(a: Activation) -> Self {
+        ActivationLayer { activation: a }
     }
 }
 
 impl<F: Float> Module<F> for ActivationLayer {
-    fn forward<'t>(&self, _fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+    fn forward<'t>(&self, _fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         self.activation.apply(x)
+    }
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
     }
 }
 
-impl<F: Float> Layer<F> for ActivationLayer {
+impl<F: Float> LayerSpec<F> for ActivationLayer {
     fn kind(&self) -> &'static str {
         "Activation"
     }

@@ -5,23 +5,23 @@
 //! losses, and safetensors weight files.
 //!
 //! Parameters live in a [`ParamStore`], outside the tape; a forward pass places them on a
-//! tape through a [`Forward`], and [`Forward::backward`] hands back their gradients keyed by
+//! tape through a [`ForwardPass`], and [`ForwardPass::backward`] hands back their gradients keyed by
 //! [`ParamId`].
 //!
 //! ```
 //! use borel_autograd::{Tape, Tensor};
-//! use borel_nn::{Dense, Forward, Loss, Module, ParamStore, Sequential};
+//! use borel_nn::{Activation, Dense, ForwardPass, Loss, Module, ParamStore, Sequential};
 //!
 //! let mut store = ParamStore::<f32>::new();
 //! let model = Sequential::new()
-//!     .add(Dense::new(8).activation("tanh").input_dim(2))
+//!     .add(Dense::new(8).activation(Activation::Tanh).input_dim(2))
 //!     .add(Dense::new(1))
 //!     .build(&mut store, 42);
 //! let x = Tensor::from_vec(vec![0.5, -1.0, 1.0, 2.0], &[2, 2]);
 //! let y = Tensor::from_vec(vec![1.0, 0.0], &[2, 1]);
 //!
 //! let tape = Tape::new();
-//! let fw = Forward::train(&tape, &store);
+//! let fw = ForwardPass::train(&tape, &store);
 //! let pred = model.forward(&fw, tape.constant(x));
 //! let l = Loss::Mse.of(pred, tape.constant(y));
 //! let grads = fw.backward(l);
@@ -42,8 +42,8 @@ pub use activation::{Activation, UnknownActivation};
 pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
 pub use init::Init;
-pub use layers::{ActivationLayer, Dense, DenseLayer, Dropout, Layer, Module};
+pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
-pub use param::{Forward, ParamBuilder};
+pub use param::{ForwardPass, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
 pub use weights::{Layout, WeightFile};

@@ -44,16 +44,19 @@ fn reduce<'t, F: Float>(x: Var<'t, F>, r: Reduction) -> Var<'t, F> {
 /// A loss, named as in Keras, called as `loss.of(pred, target)` (mean) or
 /// `loss.compute(pred, target, reduction)`.
 ///
-/// | variant | Keras name | PyTorch | per element (or row) |
+/// | variant | Keras name (with `from_logits=True`) | PyTorch | per element (or row) |
 /// |---|---|---|---|
 /// | `Mse` | `mse` | `MSELoss` | `(p - y)^2` |
 /// | `Mae` | `mae` | `L1Loss` | `\|p - y\|` |
 /// | `Huber(delta)` | `huber` | `HuberLoss` | `d^2 / 2` for `\|d\| <= delta`, else `delta (\|d\| - delta / 2)` |
-/// | `BinaryCrossEntropy` | `binary_crossentropy` | `BCEWithLogitsLoss` | `softplus(z) - y z` |
+/// | `BinaryCrossEntropyWithLogits` | `binary_crossentropy` | `BCEWithLogitsLoss` | `softplus(z) - y z` |
 /// | `CategoricalCrossEntropy` | `categorical_crossentropy` | `CrossEntropyLoss` (probabilities) | `-sum_c y_c log_softmax(z)_c` |
 /// | `SparseCategoricalCrossEntropy` | `sparse_categorical_crossentropy` | `CrossEntropyLoss` (class indices) | `-log_softmax(z)_label` |
 ///
-/// The cross-entropies take logits (Keras' `from_logits=True`). Prediction and target must have
+/// The cross-entropies take logits, never probabilities: they are Keras' losses with
+/// `from_logits=True`, and the Keras names parse to them (`"binary_crossentropy"` is
+/// [`Loss::BinaryCrossEntropyWithLogits`]); a model that ends in a sigmoid or softmax should
+/// drop it and pass its logits. Prediction and target must have
 /// the same shape, except for the sparse loss: logits `[n, classes]` and one class index per
 /// row, stored as floats, in a target of shape `[n]` or `[n, 1]` (see [`class_labels`]).
 /// A mismatch panics at the caller's line, naming the loss and both shapes.
@@ -88,7 +91,7 @@ pub enum Loss {
     Huber(f64),
     /// Binary cross-entropy from logits `z` and targets `y` in `[0, 1]`: `softplus(z) - y z`,
     /// stable for any `z`.
-    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
     /// Categorical cross-entropy from logits `[n, classes]` and target probabilities (one-hot
     /// or soft) of the same shape, reduced over rows.
     CategoricalCrossEntropy,
@@ -139,19 +142,20 @@ impl Loss {
             Loss::Mse => mse(pred, target, r),
             Loss::Mae => mae(pred, target, r),
             Loss::Huber(d) => huber(pred, target, d, r),
-            Loss::BinaryCrossEntropy => binary_cross_entropy_with_logits(pred, target, r),
+            Loss::BinaryCrossEntropyWithLogits => binary_cross_entropy_with_logits(pred, target, r),
             Loss::CategoricalCrossEntropy => categorical_cross_entropy_with_logits(pred, target, r),
             Loss::SparseCategoricalCrossEntropy => sparse_categorical_cross_entropy_with_logits(pred, target, r),
         }
     }
 
-    /// Keras' name, which [`FromStr`] accepts back.
+    /// Keras' name (for the cross-entropies, of the loss with `from_logits=True`), which
+    /// [`FromStr`] accepts back.
     pub fn name(self) -> &'static str {
         match self {
             Loss::Mse => "mse",
             Loss::Mae => "mae",
             Loss::Huber(_) => "huber",
-            Loss::BinaryCrossEntropy => "binary_crossentropy",
+            Loss::BinaryCrossEntropyWithLogits => "binary_crossentropy",
             Loss::CategoricalCrossEntropy => "categorical_crossentropy",
             Loss::SparseCategoricalCrossEntropy => "sparse_categorical_crossentropy",
         }
@@ -196,7 +200,7 @@ fn huber<'t, F: Float>(pred: Var<'t, F>, target: Var<'t, F>, delta: f64, r: Redu
 
 #[track_caller]
 fn binary_cross_entropy_with_logits<'t, F: Float>(logits: Var<'t, F>, target: Var<'t, F>, r: Reduction) -> Var<'t, F> {
-    same_shape(Loss::BinaryCrossEntropy.name(), logits, target);
+    same_shape(Loss::BinaryCrossEntropyWithLogits.name(), logits, target);
     reduce(logits.softplus() - target * logits, r)
 }
 
@@ -326,7 +330,7 @@ impl FromStr for Loss {
             "mse" | "mean_squared_error" => Loss::Mse,
             "mae" | "mean_absolute_error" => Loss::Mae,
             "huber" => Loss::Huber(1.0),
-            "binary_crossentropy" => Loss::BinaryCrossEntropy,
+            "binary_crossentropy" => Loss::BinaryCrossEntropyWithLogits,
             "categorical_crossentropy" => Loss::CategoricalCrossEntropy,
             "sparse_categorical_crossentropy" => Loss::SparseCategoricalCrossEntropy,
             other => return Err(UnknownLoss(other.to_string())),

@@ -1,5 +1,5 @@
 //! Parameters live outside the tape, in a [`ParamStore`]; a [`ParamBuilder`] registers them
-//! while modules are built, and each forward pass places them on a tape through a [`Forward`].
+//! while modules are built, and each forward pass places them on a tape through a [`ForwardPass`].
 
 use std::cell::RefCell;
 
@@ -79,23 +79,23 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
 ///
 /// ```
 /// use borel_autograd::{ParamStore, Tape, Tensor};
-/// use borel_nn::{Dense, Forward, Module, ParamBuilder};
+/// use borel_nn::{Dense, ForwardPass, Module, ParamBuilder};
 /// let mut store = ParamStore::<f64>::new();
 /// let layer = Dense::new(1).build(&mut ParamBuilder::new(&mut store, 0), "out", 2);
 /// let tape = Tape::new();
-/// let fw = Forward::train(&tape, &store);
+/// let fw = ForwardPass::train(&tape, &store);
 /// let y = layer.forward(&fw, tape.constant(Tensor::ones(&[4, 2])));
 /// let grads = fw.backward(y.sum());
 /// assert_eq!(grads[layer.kernel()].shape(), &[2, 1]);
 /// ```
-pub struct Forward<'t, F: Float> {
+pub struct ForwardPass<'t, F: Float> {
     tape: &'t Tape<F>,
     params: ParamVars<'t, F>,
     training: bool,
     rng: RefCell<StdRng>,
 }
 
-impl<'t, F: Float> Forward<'t, F> {
+impl<'t, F: Float> ForwardPass<'t, F> {
     /// A training pass (dropout active) over the parameters of `store`.
     pub fn train(tape: &'t Tape<F>, store: &ParamStore<F>) -> Self {
         Self::new(tape, store, true)
@@ -108,7 +108,7 @@ impl<'t, F: Float> Forward<'t, F> {
 
     /// A pass in training (`true`) or inference mode; dropout's generator seeded with 0.
     pub fn new(tape: &'t Tape<F>, store: &ParamStore<F>, training: bool) -> Self {
-        Forward {
+        ForwardPass {
             tape,
             params: store.vars(tape),
             training,

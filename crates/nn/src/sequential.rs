@@ -4,27 +4,27 @@ use std::collections::HashMap;
 
 use borel_autograd::{Float, Var};
 
-use crate::layers::{Layer, Module};
-use crate::param::{Forward, ParamBuilder};
+use crate::layers::{LayerSpec, Module};
+use crate::param::{ForwardPass, ParamBuilder};
 use borel_autograd::{ParamId, ParamStore};
 
 /// A stack of layers, each fed the previous one's output. Layer `i`'s parameters are named
 /// `i.kernel`, `i.bias` (as in a PyTorch `nn.Sequential`).
 ///
 /// ```
-/// use borel_nn::{Dense, Dropout, ParamStore, Sequential};
+/// use borel_nn::{Activation, Dense, Dropout, ParamStore, Sequential};
 /// let mut store = ParamStore::<f32>::new();
 /// let model = Sequential::new()
-///     .add(Dense::new(20).activation("sigmoid").input_dim(2))
+///     .add(Dense::new(20).activation(Activation::Sigmoid).input_dim(2))
 ///     .add(Dropout::new(0.2))
-///     .add(Dense::new(20).activation("sigmoid"))
+///     .add(Dense::new(20).activation(Activation::Sigmoid))
 ///     .add(Dense::new(1))
 ///     .build(&mut store, 0);
 /// assert_eq!(store.num_params(), 501);
 /// assert!(model.summary(&store).contains("Total params: 501"));
 /// ```
 pub struct SequentialBuilder<F: Float> {
-    specs: Vec<Box<dyn Layer<F>>>,
+    specs: Vec<Box<dyn LayerSpec<F>>>,
     name: String,
 }
 
@@ -144,7 +144,7 @@ fn size(bytes: usize) -> String {
 impl<F: Float> SequentialBuilder<F> {
     /// Appends a layer (Keras' `model.add`).
     #[allow(clippy::should_implement_trait)]
-    pub fn add(mut self, spec: impl Layer<F> + 'static) -> Self {
+    pub fn add(mut self, spec: impl LayerSpec<F> + 'static) -> Self {
         self.specs.push(Box::new(spec));
         self
     }
@@ -194,7 +194,7 @@ impl<F: Float> SequentialBuilder<F> {
 }
 
 impl<F: Float> Module<F> for Sequential<F> {
-    fn forward<'t>(&self, fw: &Forward<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         self.layers.iter().fold(x, |h, l| l.module.forward(fw, h))
     }
 

@@ -12,26 +12,40 @@ use borel_autograd::{Float, Tensor};
 
 use borel_autograd::ParamStore;
 
+use crate::layers::{Dense, ParamNames};
+
 /// How parameter names and kernel layouts map to the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Layout {
     /// Names as in the store (`0.kernel` of shape `[in, out]`, as Keras keeps kernels).
     #[default]
     Borel,
-    /// PyTorch's `nn.Linear` convention: `X.kernel` is stored as `X.weight` with shape
-    /// `[out, in]` (transposed); other names are unchanged.
+    /// PyTorch's names, as each layer gives them: a [`crate::Dense`]'s `X.kernel` is stored
+    /// as `X.weight` with shape `[out, in]` (transposed), as in `nn.Linear`; other names are
+    /// unchanged.
     PyTorch,
 }
 
+/// Every layer's parameter names in each layout.
+const LAYERS: [&[ParamNames]; 1] = [&Dense::PARAM_NAMES];
+
+/// The names of the layer parameter `name` ends with (`X.kernel`), with its stem (`X`).
+fn layer_param(name: &str) -> Option<(&str, ParamNames)> {
+    let (stem, last) = name.rsplit_once('.')?;
+    let names = LAYERS.iter().flat_map(|l| l.iter()).find(|n| n.store == last)?;
+    Some((stem, *names))
+}
+
 fn file_name(name: &str, layout: Layout) -> String {
-    match (layout, name.strip_suffix(".kernel")) {
-        (Layout::PyTorch, Some(stem)) => format!("{stem}.weight"),
+    match (layout, layer_param(name)) {
+        (Layout::PyTorch, Some((stem, names))) => format!("{stem}.{}", names.pytorch),
         _ => name.to_string(),
     }
 }
 
 fn transposes(name: &str, t_rank: usize, layout: Layout) -> bool {
-    layout == Layout::PyTorch && name.ends_with(".kernel") && t_rank == 2
+    let transposed = layer_param(name).is_some_and(|(_, n)| n.transposed_in_pytorch);
+    layout == Layout::PyTorch && transposed && t_rank == 2
 }
 
 fn transpose<F: Float>(t: &Tensor<F>) -> Tensor<F> {

@@ -13,7 +13,7 @@ const FIXTURE: &str = include_str!("fixtures/cross_entropy_torch.json");
 const LOSSES: [(&str, Loss, &str); 3] = [
     ("sparse", Loss::SparseCategoricalCrossEntropy, "labels"),
     ("categorical", Loss::CategoricalCrossEntropy, "probs"),
-    ("binary", Loss::BinaryCrossEntropy, "binary"),
+    ("binary", Loss::BinaryCrossEntropyWithLogits, "binary"),
 ];
 
 /// The fixture script's direction of the Hessian-vector product.

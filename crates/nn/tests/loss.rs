@@ -11,7 +11,7 @@ const ALL: [Loss; 6] = [
     Loss::Mse,
     Loss::Mae,
     Loss::Huber(1.0),
-    Loss::BinaryCrossEntropy,
+    Loss::BinaryCrossEntropyWithLogits,
     Loss::CategoricalCrossEntropy,
     Loss::SparseCategoricalCrossEntropy,
 ];
@@ -35,7 +35,7 @@ fn every_loss_in_both_reductions_passes_gradcheck_and_gradgradcheck() {
             (Loss::Mae, &y),
             (Loss::Huber(1.0), &y),
             (Loss::Huber(0.6), &y),
-            (Loss::BinaryCrossEntropy, &probs),
+            (Loss::BinaryCrossEntropyWithLogits, &probs),
             (Loss::CategoricalCrossEntropy, &probs),
         ] {
             let f: Expr = Box::new(move |v| loss.compute(v[0], v[1], r));
@@ -77,7 +77,8 @@ fn losses_match_their_formulas_and_stay_finite() {
     assert_eq!(Loss::CategoricalCrossEntropy.of(z, onehot).item(), 0.0);
     let label = tape.constant(t(&[1.0], &[1]));
     assert_eq!(Loss::SparseCategoricalCrossEntropy.of(z, label).item(), 0.0);
-    let bce = Loss::BinaryCrossEntropy.compute(z, tape.constant(t(&[1.0, 0.0, 1.0], &[1, 3])), Reduction::Sum);
+    let bce =
+        Loss::BinaryCrossEntropyWithLogits.compute(z, tape.constant(t(&[1.0, 0.0, 1.0], &[1, 3])), Reduction::Sum);
     assert!((bce.item() - (1600.0 + 2f64.ln())).abs() < 1e-9);
     assert!(bce.backward()[z].all_finite());
     let h = Loss::Huber(1.0).compute(

@@ -1,6 +1,6 @@
 use borel_autograd::{GradcheckOptions, Tape, Tensor, expr, gradcheck, gradgradcheck};
 use borel_nn::{
-    Activation, ActivationLayer, Dense, Dropout, Forward, Init, Module, ParamBuilder, ParamStore, Sequential,
+    Activation, ActivationLayer, Dense, Dropout, ForwardPass, Init, Module, ParamBuilder, ParamStore, Sequential,
 };
 use rand::SeedableRng;
 
@@ -47,7 +47,7 @@ fn dense_gradcheck_with_every_activation() {
             "{act}: pre-activation near a kink"
         );
         let f = expr(|v| {
-            let mut cx = Forward::eval(v[0].tape(), &store);
+            let mut cx = ForwardPass::eval(v[0].tape(), &store);
             cx.bind(layer.kernel(), v[1]);
             cx.bind(layer.bias().unwrap(), v[2]);
             (layer.forward(&cx, v[0]) * v[0].tape().constant(Tensor::from_fn(&[2, 3], |i| 1.0 + i as f64))).sum()
@@ -103,14 +103,14 @@ fn dropout_is_active_only_in_training_and_seeded() {
     let tape = Tape::new();
     let x = tape.var(Tensor::ones(&[4, 50]));
     let a = Dropout::new(0.5)
-        .forward(&Forward::train(&tape, &store).seed(7), x)
+        .forward(&ForwardPass::train(&tape, &store).seed(7), x)
         .value();
     let b = Dropout::new(0.5)
-        .forward(&Forward::train(&tape, &store).seed(7), x)
+        .forward(&ForwardPass::train(&tape, &store).seed(7), x)
         .value();
     assert_eq!(a, b);
     assert!(a.data().iter().all(|&v| v == 0.0 || v == 2.0));
-    let eval = Dropout::new(0.5).forward(&Forward::eval(&tape, &store), x);
+    let eval = Dropout::new(0.5).forward(&ForwardPass::eval(&tape, &store), x);
     assert_eq!(eval.value(), x.value());
 }
 
@@ -154,8 +154,8 @@ Model: \"sequential\"
 fn summary_of_the_sigmoid_and_one_relu_models() {
     let mut store = ParamStore::<f32>::new();
     let sigmoid = Sequential::new()
-        .add(Dense::new(20).activation("sigmoid").input_dim(2))
-        .add(Dense::new(20).activation("sigmoid"))
+        .add(Dense::new(20).activation(Activation::Sigmoid).input_dim(2))
+        .add(Dense::new(20).activation(Activation::Sigmoid))
         .add(Dense::new(1))
         .build(&mut store, 0);
     let s = sigmoid.summary(&store);
@@ -183,7 +183,7 @@ fn summary_of_the_sigmoid_and_one_relu_models() {
         .add(Dense::new(100).input_dim(2))
         .add(Dense::new(50))
         .add(Dense::new(50))
-        .add(Dense::new(10).activation("relu"))
+        .add(Dense::new(10).activation(Activation::Relu))
         .add(Dense::new(1))
         .build(&mut store, 0);
     let s = relu.summary(&store);
@@ -199,12 +199,12 @@ fn frozen_parameters_get_no_gradient_and_count_as_non_trainable() {
     let mut store = ParamStore::<f64>::new();
     let model = Sequential::new()
         .add(Dense::new(2).input_dim(2))
-        .add(ActivationLayer::new("tanh"))
+        .add(ActivationLayer::new(Activation::Tanh))
         .build(&mut store, 0);
     let bias = store.find("0.bias").unwrap();
     store.set_trainable(bias, false);
     let tape = Tape::new();
-    let cx = Forward::train(&tape, &store);
+    let cx = ForwardPass::train(&tape, &store);
     let g = cx.backward(model.forward(&cx, tape.constant(Tensor::ones(&[1, 2]))).sum());
     let kernel = store.find("0.kernel").unwrap();
     assert!(g.get(kernel).is_some() && g.get(bias).is_none());

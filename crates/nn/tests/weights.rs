@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use borel_autograd::Tensor;
-use borel_nn::{ActivationLayer, Dense, FileError as WeightsError, Layout, ParamStore, Sequential, WeightFile};
+use borel_nn::{
+    Activation, ActivationLayer, Dense, FileError as WeightsError, Layout, ParamStore, Sequential, WeightFile,
+};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -12,8 +14,8 @@ fn fixture(name: &str) -> PathBuf {
 
 fn torch_like_model(store: &mut ParamStore<f32>, seed: u64) -> Sequential<f32> {
     Sequential::new()
-        .add(Dense::new(3).activation("linear").input_dim(2))
-        .add(ActivationLayer::new("tanh"))
+        .add(Dense::new(3).activation(Activation::Linear).input_dim(2))
+        .add(ActivationLayer::new(Activation::Tanh))
         .add(Dense::new(1))
         .build(store, seed)
 }
@@ -148,7 +150,7 @@ fn wrong_shape_is_an_error_naming_the_tensor() {
     let mut other = ParamStore::<f32>::new();
     let _ = Sequential::new()
         .add(Dense::new(4).input_dim(2))
-        .add(ActivationLayer::new("tanh"))
+        .add(ActivationLayer::new(Activation::Tanh))
         .add(Dense::new(1))
         .build(&mut other, 0);
     let err = load_fails(&other.to_safetensors(Layout::PyTorch), Layout::PyTorch);
@@ -200,7 +202,7 @@ fn missing_tensor_wrong_dtype_and_extra_tensor_are_errors() {
 fn torch_like_model_f64(store: &mut ParamStore<f64>) -> Sequential<f64> {
     Sequential::new()
         .add(Dense::new(3).input_dim(2))
-        .add(ActivationLayer::new("tanh"))
+        .add(ActivationLayer::new(Activation::Tanh))
         .add(Dense::new(1))
         .build(store, 0)
 }

@@ -2,7 +2,7 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each1, for_each_param_from};
+use crate::{Buffers, Hyper, Optimizer, Reference, State, StateError, checked, for_each_param_from, per_element};
 
 /// Adagrad: the accumulator `s` starts at `initial_accumulator_value` and sums the squared
 /// gradients.
@@ -11,7 +11,7 @@ use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each1, for_
 /// defaults: lr 0.01, lr_decay 0, eps 1e-10, initial accumulator 0; L2 weight decay):
 ///
 /// ```text
-/// clr = lr / (1 + (t - 1) lr_decay);  g = g + wd p;  s = s + g^2;  p = p - clr g / (sqrt(s) + eps)
+/// lr_t = lr / (1 + (t - 1) lr_decay);  g = g + wd p;  s = s + g^2;  p = p - lr_t g / (sqrt(s) + eps)
 /// ```
 ///
 /// [`Adagrad::keras`] follows Keras 3's `Adagrad` (lr 0.001, initial accumulator 0.1, eps
@@ -19,7 +19,7 @@ use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each1, for_
 /// parameters' float type:
 ///
 /// ```text
-/// p = p - p wd clr;  s = s + g^2;  p = p - clr g / sqrt(s + eps)
+/// p = p - p wd lr_t;  s = s + g^2;  p = p - lr_t g / sqrt(s + eps)
 /// ```
 ///
 /// Keras has no `lr_decay`; set on a Keras preset, it scales the learning rate as above.
@@ -108,12 +108,21 @@ impl<F: Float> Adagrad<F> {
         self.initial_accumulator = checked("Adagrad", "initial_accumulator_value", Hyper::InitialAccumulator, v);
         self
     }
+    /// The reference whose formula this follows.
+    pub fn reference(&self) -> Reference {
+        self.reference
+    }
+
+    /// The sum of squared gradients.
+    fn buffers(&self) -> Buffers {
+        Buffers::fixed(1)
+    }
 }
 
 impl<F: Float> Optimizer<F> for Adagrad<F> {
     fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
         // the sum of squared gradients
-        crate::set_checked(&mut self.state, state, "Adagrad", 1, |b| b[0] >= F::ZERO)
+        crate::set_checked("Adagrad", self.buffers(), &mut self.state, state, |b| b[0] >= F::ZERO)
     }
     #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
@@ -123,23 +132,23 @@ impl<F: Float> Optimizer<F> for Adagrad<F> {
         let decayed = move |t: u64| f(lr / (1.0 + (t - 1) as f64 * lr_decay));
         let (wd, eps, init) = (f(self.weight_decay), f(self.eps), f(self.initial_accumulator));
         if self.reference == Reference::Keras {
-            let clr = decayed(step);
+            let lr_t = decayed(step);
             for_each_param_from(&mut self.state, store, grads, init, |w, g, [s], _| {
-                each1(w, g, s, |w, g, s| {
-                    *w -= *w * wd * clr;
+                per_element(w, g, [s], |w, g, [s]| {
+                    *w -= *w * wd * lr_t;
                     *s += g * g;
-                    *w -= clr * g / (*s + eps).sqrt();
+                    *w -= lr_t * g / (*s + eps).sqrt();
                 });
             });
             return;
         }
         for_each_param_from(&mut self.state, store, grads, init, |w, g, [s], t| {
             // PyTorch decays by the parameter's own step count
-            let clr = decayed(t);
-            each1(w, g, s, |w, g, s| {
+            let lr_t = decayed(t);
+            per_element(w, g, [s], |w, g, [s]| {
                 let g = g + wd * *w;
                 *s += g * g;
-                *w -= clr * g / (s.sqrt() + eps);
+                *w -= lr_t * g / (s.sqrt() + eps);
             });
         });
     }

@@ -2,9 +2,10 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each3, for_each_param};
+use crate::{Buffers, Hyper, Optimizer, Reference, State, StateError, checked, for_each_param, per_element};
 
-/// Adam (optionally AMSGrad).
+/// Adam (optionally AMSGrad). It keeps two buffers per parameter, the moments `m` and `v`,
+/// and a third, `max v`, with AMSGrad.
 ///
 /// [`Adam::new`] and [`Adam::pytorch`] follow `torch.optim.Adam` (PyTorch 2 defaults: lr
 /// 0.001, betas 0.9/0.999, eps 1e-8, L2 weight decay added to the gradient):
@@ -54,8 +55,7 @@ pub struct Adam<F: Float> {
     beta2: f64,
     eps: f64,
     weight_decay: f64,
-    /// PyTorch's AdamW: `p (1 - lr wd)` before the update instead of an L2 term.
-    decoupled: bool,
+    decay: Decay,
     amsgrad: bool,
     reference: Reference,
     state: State<F>,
@@ -73,7 +73,7 @@ impl<F: Float> Adam<F> {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
-            decoupled: false,
+            decay: Decay::L2,
             amsgrad: false,
             reference: Reference::PyTorch,
             state: State::default(),
@@ -88,6 +88,7 @@ impl<F: Float> Adam<F> {
     pub fn keras() -> Self {
         Adam {
             eps: 1e-7,
+            decay: Decay::Decoupled,
             reference: Reference::Keras,
             ..Self::new(0.001)
         }
@@ -119,13 +120,23 @@ impl<F: Float> Adam<F> {
         self.weight_decay = checked(self.name, "weight_decay", Hyper::WeightDecay, wd);
         self
     }
-    /// AMSGrad: use the running maximum of the second moment.
+    /// AMSGrad: use the running maximum of the second moment (one more buffer per
+    /// parameter).
     pub fn amsgrad(mut self, on: bool) -> Self {
         self.amsgrad = on;
         self
     }
+    /// The reference whose formula this follows.
+    pub fn reference(&self) -> Reference {
+        self.reference
+    }
 
-    /// Whether `[m, v, max v]` at one element can be Adam's moments: the second moments are
+    /// `m` and `v`, and `max v` with AMSGrad (state files once kept all three).
+    fn buffers(&self) -> Buffers {
+        Buffers::of(3, if self.amsgrad { 0b111 } else { 0b011 })
+    }
+
+    /// Whether `[m, v]` or `[m, v, max v]` at one element can be Adam's moments: the second moments are
     /// never negative, and as `m` and `v` average the same gradients, Cauchy-Schwarz bounds
     /// `m^2 <= (1 - b1)^2 / ((1 - b2)(1 - b1^2 / b2)) v` when `b1^2 < b2`. A buffer beyond
     /// that bound (a corrupted file) would make the next step overflow, as `m / sqrt(v)` is
@@ -134,50 +145,57 @@ impl<F: Float> Adam<F> {
         let (b1, b2) = (self.beta1, self.beta2);
         let bound = (b1 * b1 < b2 && b2 < 1.0)
             .then(|| F::from_f64(2.0 * (1.0 - b1).powi(2) / ((1.0 - b2) * (1.0 - b1 * b1 / b2))));
-        move |b: &[F]| b[1] >= F::ZERO && b[2] >= F::ZERO && bound.is_none_or(|k| b[0] * b[0] <= k * b[1])
+        move |b: &[F]| b[1..].iter().all(|&v| v >= F::ZERO) && bound.is_none_or(|k| b[0] * b[0] <= k * b[1])
     }
 
     #[track_caller]
     fn apply(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         let t = crate::begin_update(self.name, &mut self.state, store, grads) as f64;
+        match (self.reference, self.amsgrad) {
+            (Reference::PyTorch, false) => self.apply_pytorch::<2>(store, grads),
+            (Reference::PyTorch, true) => self.apply_pytorch::<3>(store, grads),
+            (_, false) => self.apply_keras::<2>(store, grads, t),
+            (_, true) => self.apply_keras::<3>(store, grads, t),
+        }
+    }
+
+    /// Keras' update at step `t`, with `K` buffers (3 for AMSGrad).
+    fn apply_keras<const K: usize>(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>, t: f64) {
         let f = F::from_f64;
         let (fb1, fb2, eps, wd) = (f(self.beta1), f(self.beta2), f(self.eps), f(self.weight_decay));
-        let amsgrad = self.amsgrad;
-        let second = move |v: &mut F, vmax: &mut F| {
-            if amsgrad && *v > *vmax {
-                *vmax = *v;
-            }
-            if amsgrad { *vmax } else { *v }
-        };
-        if self.reference == Reference::Keras {
-            // Keras computes in the variable's dtype: `1 - beta` rounded once from the Python
-            // float, the bias corrections from powers taken in that dtype.
-            let (one_b1, one_b2) = (f(1.0 - self.beta1), f(1.0 - self.beta2));
-            let (p1, p2) = (fb1.powf(f(t)), fb2.powf(f(t)));
-            let lr = f(self.lr);
-            let alpha = lr * (F::ONE - p2).sqrt() / (F::ONE - p1);
-            for_each_param(&mut self.state, store, grads, |w, g, bufs, _| {
-                each3(w, g, bufs, |w, g, m, v, vmax| {
-                    *w -= *w * wd * lr;
-                    *m += (g - *m) * one_b1;
-                    *v += (g * g - *v) * one_b2;
-                    *w -= *m * alpha / (second(v, vmax).sqrt() + eps);
-                });
+        // Keras computes in the variable's dtype: `1 - beta` rounded once from the Python
+        // float, the bias corrections from powers taken in that dtype.
+        let (one_b1, one_b2) = (f(1.0 - self.beta1), f(1.0 - self.beta2));
+        let (p1, p2) = (fb1.powf(f(t)), fb2.powf(f(t)));
+        let lr = f(self.lr);
+        let alpha = lr * (F::ONE - p2).sqrt() / (F::ONE - p1);
+        for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; K], _| {
+            per_element(w, g, bufs, |w, g, b| {
+                let (m, v, vmax) = moments(b);
+                *w -= *w * wd * lr;
+                *m += (g - *m) * one_b1;
+                *v += (g * g - *v) * one_b2;
+                *w -= *m * alpha / (second(v, vmax).sqrt() + eps);
             });
-            return;
-        }
+        });
+    }
+
+    /// PyTorch's update, with `K` buffers (3 for AMSGrad).
+    fn apply_pytorch<const K: usize>(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        let f = F::from_f64;
+        let (fb1, fb2, eps, wd) = (f(self.beta1), f(self.beta2), f(self.eps), f(self.weight_decay));
         // PyTorch's AdamW multiplies by `1 - lr wd`, computed in Python floats.
-        let (shrink, l2) = if self.decoupled {
-            (f(1.0 - self.lr * self.weight_decay), F::ZERO)
-        } else {
-            (F::ONE, wd)
+        let (shrink, l2) = match self.decay {
+            Decay::Decoupled => (f(1.0 - self.lr * self.weight_decay), F::ZERO),
+            Decay::L2 => (F::ONE, wd),
         };
         let (lr, b1, b2) = (self.lr, self.beta1, self.beta2);
-        for_each_param(&mut self.state, store, grads, |w, g, bufs, t| {
+        for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; K], t| {
             // PyTorch's bias corrections use the parameter's own step count
             let (bc1, bc2) = (1.0 - b1.powf(t as f64), 1.0 - b2.powf(t as f64));
             let (step, sqrt_bc2) = (f(lr / bc1), f(bc2.sqrt()));
-            each3(w, g, bufs, |w, g, m, v, vmax| {
+            per_element(w, g, bufs, |w, g, b| {
+                let (m, v, vmax) = moments(b);
                 *w *= shrink;
                 let g = g + l2 * *w;
                 *m = fb1 * *m + (F::ONE - fb1) * g;
@@ -188,10 +206,40 @@ impl<F: Float> Adam<F> {
     }
 }
 
+/// Where weight decay enters PyTorch's update: an L2 penalty added to the gradient (Adam),
+/// or decoupled, `p (1 - lr wd)` before the update (AdamW). Keras' decay is decoupled too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decay {
+    L2,
+    Decoupled,
+}
+
+/// One element's `m`, `v`, and `max v` when there is a third buffer (AMSGrad).
+#[inline(always)]
+fn moments<F, const K: usize>(b: [&mut F; K]) -> (&mut F, &mut F, Option<&mut F>) {
+    let mut b = b.into_iter();
+    let (m, v) = (b.next().expect("m"), b.next().expect("v"));
+    (m, v, b.next())
+}
+
+/// The second moment a step divides by: `v`, or with AMSGrad its running maximum, updated.
+#[inline(always)]
+fn second<F: Float>(v: &mut F, vmax: Option<&mut F>) -> F {
+    match vmax {
+        Some(vmax) => {
+            if *v > *vmax {
+                *vmax = *v;
+            }
+            *vmax
+        }
+        None => *v,
+    }
+}
+
 impl<F: Float> Optimizer<F> for Adam<F> {
     fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
         let ok = self.moments_ok();
-        crate::set_checked(&mut self.state, state, "Adam", 3, ok)
+        crate::set_checked("Adam", self.buffers(), &mut self.state, state, ok)
     }
     #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
@@ -230,7 +278,7 @@ impl<F: Float> AdamW<F> {
                 name: "AdamW",
                 lr: checked("AdamW", "new", Hyper::LearningRate, lr),
                 weight_decay: 0.01,
-                decoupled: true,
+                decay: Decay::Decoupled,
                 ..Adam::pytorch()
             },
         }
@@ -274,17 +322,24 @@ impl<F: Float> AdamW<F> {
         self.inner = self.inner.eps(eps);
         self
     }
-    /// AMSGrad.
+    /// AMSGrad (one more buffer per parameter).
     pub fn amsgrad(mut self, on: bool) -> Self {
         self.inner = self.inner.amsgrad(on);
         self
+    }
+    /// The reference whose formula this follows.
+    pub fn reference(&self) -> Reference {
+        self.inner.reference
+    }
+    fn buffers(&self) -> Buffers {
+        self.inner.buffers()
     }
 }
 
 impl<F: Float> Optimizer<F> for AdamW<F> {
     fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
         let ok = self.inner.moments_ok();
-        crate::set_checked(&mut self.inner.state, state, "AdamW", 3, ok)
+        crate::set_checked("AdamW", self.inner.buffers(), &mut self.inner.state, state, ok)
     }
     #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {

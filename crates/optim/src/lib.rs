@@ -66,8 +66,8 @@ pub(crate) use hyper::{Hyper, checked, checked_count};
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use lbfgs::{Lbfgs, LineSearch};
-pub use rmsprop::{RmsFlavor, RmsProp};
-pub use sgd::Sgd;
+pub use rmsprop::RmsProp;
+pub use sgd::{Momentum, Sgd};
 pub use state::{State, StateError};
 
 /// An optimizer: one [`Optimizer::update`] applies one step to every trainable parameter of a
@@ -102,13 +102,23 @@ pub trait Optimizer<F: Float>: Send + Sync {
     fn set_learning_rate(&mut self, lr: f64);
     /// The buffers and step count.
     fn state(&self) -> &State<F>;
-    /// Mutable buffers and step count, unchecked (prefer [`Optimizer::set_state`] for state
-    /// read from a file).
-    fn state_mut(&mut self) -> &mut State<F>;
+    /// How many buffers this optimizer keeps per parameter in its configuration: what its
+    /// update reads and writes, and what its state files hold (Adam keeps 2, 3 with amsgrad;
+    /// plain RMSprop 1, one more for centering and one for momentum).
+    ///
+    /// ```
+    /// use borel_optim::{Adam, Optimizer, RmsProp};
+    /// assert_eq!(Optimizer::<f32>::buffers_per_param(&Adam::new(0.1)), 2);
+    /// assert_eq!(Optimizer::<f32>::buffers_per_param(&Adam::new(0.1).amsgrad(true)), 3);
+    /// assert_eq!(Optimizer::<f32>::buffers_per_param(&RmsProp::keras().centered(true)), 2);
+    /// ```
+    fn buffers_per_param(&self) -> usize;
     /// Replaces the buffers and step count with `state` (as read by [`State::load`]) once it
     /// is checked to be state this optimizer can step from: as many buffers per parameter as
     /// it keeps (state saved by another optimizer is refused), and values its update can
-    /// take (no negative second moment or accumulator). On an error nothing changes.
+    /// take (no negative second moment or accumulator). State files written when Adam and
+    /// RMSprop kept three buffers whatever their options load too: the buffers their
+    /// options do not use (zeros in such files) are dropped. On an error nothing changes.
     ///
     /// ```
     /// use borel_autograd::{ParamGrads, ParamStore, Tensor};
@@ -121,28 +131,56 @@ pub trait Optimizer<F: Float>: Send + Sync {
     /// sgd.update(&mut store, &grads);
     /// let mut adam = Adam::new(0.1);
     /// let err = adam.set_state(sgd.state().clone()).unwrap_err();
-    /// assert!(err.to_string().contains("1 buffers, Adam keeps 3"), "{err}");
+    /// assert!(err.to_string().contains("1 buffers, Adam keeps 2"), "{err}");
     /// let mut resumed = Sgd::new(0.1).momentum(0.9);
     /// resumed.set_state(sgd.state().clone()).unwrap();
     /// assert_eq!(resumed.state(), sgd.state());
     /// ```
     fn set_state(&mut self, state: State<F>) -> Result<(), StateError>;
     /// Forgets every buffer and the step count.
-    fn reset(&mut self) {
-        *self.state_mut() = State::default();
+    fn reset(&mut self);
+}
+
+/// The buffers an optimizer keeps per parameter in its configuration, and where they were
+/// in state files written when it kept all of its buffers whatever its options.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Buffers {
+    /// The buffers kept now.
+    pub count: usize,
+    /// The number of buffers of the older layout, and a mask of those kept now (bit `i`:
+    /// buffer `i`), in order.
+    pub legacy: Option<(usize, u8)>,
+}
+
+impl Buffers {
+    /// `count` buffers, in the only layout there ever was.
+    pub(crate) fn fixed(count: usize) -> Self {
+        Buffers { count, legacy: None }
+    }
+    /// The buffers of `all` (the older layout's count) whose bit is set in `kept`.
+    pub(crate) fn of(all: usize, kept: u8) -> Self {
+        let count = kept.count_ones() as usize;
+        Buffers {
+            count,
+            legacy: (count < all).then_some((all, kept)),
+        }
     }
 }
 
-/// Stores `state` in `slot` if it fits an optimizer `name` with `count` buffers per
-/// parameter whose values at each element pass `ok` (the `count` buffers' values there).
+/// Stores `state` in `slot` if it fits an optimizer `name` keeping `buffers` per parameter
+/// (state in the older layout is first brought to the current one) whose values at each
+/// element pass `ok` (the buffers' values there).
 pub(crate) fn set_checked<F: Float>(
-    slot: &mut State<F>,
-    state: State<F>,
     name: &str,
-    count: usize,
+    buffers: Buffers,
+    slot: &mut State<F>,
+    mut state: State<F>,
     ok: impl Fn(&[F]) -> bool,
 ) -> Result<(), StateError> {
-    state.check_fits(name, count, ok)?;
+    if let Some((all, kept)) = buffers.legacy {
+        state.drop_unused_buffers(name, all, kept)?;
+    }
+    state.check_fits(name, buffers.count, ok)?;
     *slot = state;
     Ok(())
 }
@@ -166,15 +204,29 @@ pub(crate) fn begin_update<F: Float>(
     state.next_step()
 }
 
-/// Which reference's formulas an optimizer follows, where Keras 3 and PyTorch 2 differ.
+/// Which reference's formulas an optimizer follows, where they differ: every optimizer's
+/// `reference()` says which, as its preset chose.
+///
+/// ```
+/// use borel_optim::{Adam, Reference, RmsProp};
+/// assert_eq!(Adam::<f32>::keras().reference(), Reference::Keras);
+/// assert_eq!(RmsProp::<f32>::tf_keras2().reference(), Reference::TfKeras2);
+/// assert_eq!(RmsProp::<f32>::pytorch().reference(), Reference::PyTorch);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reference {
+pub enum Reference {
+    /// PyTorch 2 (`torch.optim`).
     PyTorch,
+    /// Keras 3 (`keras.optimizers`).
     Keras,
+    /// tf.keras 2 (TensorFlow 2.x), whose RMSprop puts epsilon outside the square root on
+    /// its plain path ([`RmsProp::tf_keras2`]); the other optimizers have no preset for it.
+    TfKeras2,
 }
 
-/// The four accessors every optimizer implements the same way, from its `lr` and `state`
-/// fields (`$lr` and `$state` name the paths to them; `$name` names the optimizer in panics).
+/// The accessors every optimizer implements the same way, from its `lr` and `state` fields
+/// (`$lr` and `$state` name the paths to them; `$name` names the optimizer in panics), and
+/// `buffers_per_param` from its `buffers()`.
 macro_rules! accessors {
     ($name:literal, $($lr:ident).+, $($state:ident).+) => {
         fn learning_rate(&self) -> f64 {
@@ -187,8 +239,11 @@ macro_rules! accessors {
         fn state(&self) -> &State<F> {
             &self.$($state).+
         }
-        fn state_mut(&mut self) -> &mut State<F> {
-            &mut self.$($state).+
+        fn buffers_per_param(&self) -> usize {
+            self.buffers().count
+        }
+        fn reset(&mut self) {
+            self.$($state).+ = State::default();
         }
     };
 }
@@ -230,25 +285,20 @@ pub(crate) fn for_each_param_from<F: Float, const K: usize>(
     }
 }
 
-/// `f(w, g)` for each element.
-pub(crate) fn each0<F: Float>(w: &mut [F], g: &[F], f: impl Fn(&mut F, F)) {
-    w.iter_mut().zip(g).for_each(|(w, &g)| f(w, g));
-}
-
-/// `f(w, g, s)` for each element, with one state buffer.
-pub(crate) fn each1<F: Float>(w: &mut [F], g: &[F], s: &mut [F], f: impl Fn(&mut F, F, &mut F)) {
-    w.iter_mut().zip(g).zip(s).for_each(|((w, &g), s)| f(w, g, s));
-}
-
-/// `f(w, g, a, b, c)` for each element, with three state buffers.
-pub(crate) fn each3<F: Float>(
+/// `f(w, g, buffers)` at each element of the value `w`, its gradient `g` and the `K` state
+/// buffers, which all have `w`'s length.
+#[inline(always)]
+pub(crate) fn per_element<F: Float, const K: usize>(
     w: &mut [F],
     g: &[F],
-    [a, b, c]: [&mut [F]; 3],
-    f: impl Fn(&mut F, F, &mut F, &mut F, &mut F),
+    bufs: [&mut [F]; K],
+    f: impl Fn(&mut F, F, [&mut F; K]),
 ) {
-    w.iter_mut()
-        .zip(g)
-        .zip(a.iter_mut().zip(b.iter_mut().zip(c.iter_mut())))
-        .for_each(|((w, &g), (a, (b, c)))| f(w, g, a, b, c));
+    let n = w.len();
+    // slices of length `n` exactly, so that the indexing below needs no bounds checks
+    let g = &g[..n];
+    let mut bufs = bufs.map(|b| &mut b[..n]);
+    for i in 0..n {
+        f(&mut w[i], g[i], bufs.each_mut().map(|b| &mut b[i]));
+    }
 }

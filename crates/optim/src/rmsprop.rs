@@ -2,26 +2,13 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Hyper, Optimizer, State, StateError, checked, each3, for_each_param};
-
-/// Which reference's RMSprop formula to follow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RmsFlavor {
-    /// Keras 3: `p -= lr g / sqrt(v + eps)` (epsilon inside the square root).
-    Keras3,
-    /// tf.keras 2 (TensorFlow 2.x, the Keras of the seed post's time): epsilon outside the
-    /// square root on the plain path, `p -= lr g / (sqrt(v) + eps)`; with momentum it uses
-    /// TensorFlow's fused op, epsilon inside.
-    TfKeras2,
-    /// PyTorch: `p -= lr g / (sqrt(v) + eps)`; momentum accumulates `g / (sqrt(v) + eps)` and
-    /// is scaled by lr when applied.
-    PyTorch,
-}
+use crate::{Buffers, Hyper, Optimizer, Reference, State, StateError, checked, for_each_param, per_element};
 
 /// RMSprop, `v = rho v + (1 - rho) g^2`, with optional momentum and centering (subtract the
-/// squared running mean of `g` from `v`).
+/// squared running mean of `g` from `v`). It keeps one buffer per parameter, `v`, one more
+/// for the running mean when centered and one for the momentum.
 ///
-/// Presets, each tied to its reference:
+/// Presets, each tied to its [`Reference`], which the three disagree on where epsilon goes:
 /// - [`RmsProp::keras`] (the default): Keras 3, lr 0.001, rho 0.9, eps 1e-7, eps inside the
 ///   square root: `p -= lr g / sqrt(v + eps)`; momentum `b = m b + lr g / sqrt(v + eps)`,
 ///   `p -= b`.
@@ -53,7 +40,7 @@ pub struct RmsProp<F: Float> {
     momentum: f64,
     centered: bool,
     weight_decay: f64,
-    flavor: RmsFlavor,
+    reference: Reference,
     state: State<F>,
 }
 
@@ -73,14 +60,14 @@ impl<F: Float> RmsProp<F> {
             momentum: 0.0,
             centered: false,
             weight_decay: 0.0,
-            flavor: RmsFlavor::Keras3,
+            reference: Reference::Keras,
             state: State::default(),
         }
     }
     /// tf.keras 2's `RMSprop()`: the same defaults, eps outside the square root.
     pub fn tf_keras2() -> Self {
         RmsProp {
-            flavor: RmsFlavor::TfKeras2,
+            reference: Reference::TfKeras2,
             ..Self::keras()
         }
     }
@@ -90,7 +77,7 @@ impl<F: Float> RmsProp<F> {
             lr: 0.01,
             rho: 0.99,
             eps: 1e-8,
-            flavor: RmsFlavor::PyTorch,
+            reference: Reference::PyTorch,
             ..Self::keras()
         }
     }
@@ -132,21 +119,129 @@ impl<F: Float> RmsProp<F> {
         self.weight_decay = checked("RmsProp", "weight_decay", Hyper::WeightDecay, wd);
         self
     }
-    /// The formula followed.
-    pub fn flavor(&self) -> RmsFlavor {
-        self.flavor
+    /// The reference whose formula this follows.
+    pub fn reference(&self) -> Reference {
+        self.reference
     }
 
-    /// Where the flavor puts weight decay and epsilon: `(kd, l2, eps_inside)`, with `kd`
-    /// Keras' decoupled decay and `l2` PyTorch's penalty on the gradient (one of them 0).
-    fn placement(&self) -> (F, F, bool) {
+    /// `v`, then the running mean when centered and the momentum buffer with momentum (state
+    /// files once kept all three).
+    fn buffers(&self) -> Buffers {
+        let (centered, momentum) = (u8::from(self.centered), u8::from(self.momentum > 0.0));
+        Buffers::of(3, 0b001 | centered << 1 | momentum << 2)
+    }
+
+    /// Where the reference puts weight decay and epsilon.
+    fn placement(&self) -> Placement<F> {
         let wd = F::from_f64(self.weight_decay);
-        match self.flavor {
-            RmsFlavor::Keras3 => (wd, F::ZERO, true),
-            RmsFlavor::TfKeras2 => (wd, F::ZERO, self.momentum > 0.0),
-            RmsFlavor::PyTorch => (F::ZERO, wd, false),
+        let (decoupled, l2, eps_inside_sqrt) = match self.reference {
+            Reference::Keras => (wd, F::ZERO, true),
+            Reference::TfKeras2 => (wd, F::ZERO, self.momentum > 0.0),
+            Reference::PyTorch => (F::ZERO, wd, false),
+        };
+        Placement {
+            decoupled,
+            l2,
+            eps_inside_sqrt,
         }
     }
+}
+
+impl<F: Float> RmsProp<F> {
+    /// The common case (the presets' defaults): one buffer, no branch in the loop so that it
+    /// vectorizes.
+    fn update_plain(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
+        let f = F::from_f64;
+        let (lr, rho, eps) = (f(self.lr), f(self.rho), f(self.eps));
+        let Placement {
+            decoupled,
+            l2,
+            eps_inside_sqrt,
+        } = self.placement();
+        for_each_param(&mut self.state, store, grads, |w, g, [v], _| {
+            per_element(w, g, [v], |w, g, [v]| {
+                *w -= *w * decoupled * lr;
+                let g = g + l2 * *w;
+                *v = rho * *v + (F::ONE - rho) * g * g;
+                let denom = if eps_inside_sqrt {
+                    (*v + eps).sqrt()
+                } else {
+                    v.sqrt() + eps
+                };
+                *w -= lr * g / denom;
+            });
+        });
+    }
+
+    /// Centered (`C`), or with momentum (`M`), or both: `K` buffers.
+    fn update_with<const K: usize, const C: bool, const M: bool>(
+        &mut self,
+        store: &mut ParamStore<F>,
+        grads: &ParamGrads<F>,
+    ) {
+        let f = F::from_f64;
+        let (lr, rho, eps, m) = (f(self.lr), f(self.rho), f(self.eps), f(self.momentum));
+        let pytorch = self.reference == Reference::PyTorch;
+        let Placement {
+            decoupled,
+            l2,
+            eps_inside_sqrt,
+        } = self.placement();
+        for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; K], _| {
+            per_element(w, g, bufs, |w, g, b| {
+                let (v, avg, buf) = split(b, C, M);
+                *w -= *w * decoupled * lr;
+                let g = g + l2 * *w;
+                *v = rho * *v + (F::ONE - rho) * g * g;
+                let mut var = *v;
+                if let Some(avg) = avg {
+                    *avg = rho * *avg + (F::ONE - rho) * g;
+                    var -= *avg * *avg;
+                }
+                let denom = if eps_inside_sqrt {
+                    (var + eps).sqrt()
+                } else {
+                    var.sqrt() + eps
+                };
+                match buf {
+                    None => *w -= lr * g / denom,
+                    Some(buf) if pytorch => {
+                        *buf = m * *buf + g / denom;
+                        *w -= lr * *buf;
+                    }
+                    Some(buf) => {
+                        *buf = m * *buf + lr * g / denom;
+                        *w -= *buf;
+                    }
+                }
+            });
+        });
+    }
+}
+
+/// Where a reference puts weight decay and epsilon.
+#[derive(Clone, Copy)]
+struct Placement<F> {
+    /// Keras' decoupled decay, `p -= p wd lr` before the update (0 with PyTorch's formula).
+    decoupled: F,
+    /// PyTorch's L2 penalty added to the gradient (0 with Keras').
+    l2: F,
+    /// Whether epsilon is added under the square root (`sqrt(v + eps)`) or after it.
+    eps_inside_sqrt: bool,
+}
+
+/// One element's `v`, and its running mean and momentum buffer when kept.
+#[inline(always)]
+fn split<F, const K: usize>(
+    b: [&mut F; K],
+    centered: bool,
+    momentum: bool,
+) -> (&mut F, Option<&mut F>, Option<&mut F>) {
+    let mut b = b.into_iter();
+    let v = b.next().expect("v");
+    let avg = if centered { b.next() } else { None };
+    let buf = if momentum { b.next() } else { None };
+    (v, avg, buf)
 }
 
 impl<F: Float> Optimizer<F> for RmsProp<F> {
@@ -154,59 +249,19 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         // mean square, mean (centered), momentum: the mean square is never below the square
         // of the mean, so the centered variance is never negative
         let centered = self.centered;
-        crate::set_checked(&mut self.state, state, "RmsProp", 3, |b| {
+        crate::set_checked("RmsProp", self.buffers(), &mut self.state, state, |b| {
             b[0] >= F::ZERO && (!centered || b[1] * b[1] <= b[0])
         })
     }
     #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         crate::begin_update("RmsProp", &mut self.state, store, grads);
-        let f = F::from_f64;
-        let (lr, rho, eps, m) = (f(self.lr), f(self.rho), f(self.eps), f(self.momentum));
-        let (centered, has_momentum, flavor) = (self.centered, self.momentum > 0.0, self.flavor);
-        let (kd, l2, eps_inside) = self.placement();
-        if !centered && !has_momentum {
-            // The common case (the presets' defaults), without branches in the loop so that
-            // it vectorizes.
-            for_each_param(&mut self.state, store, grads, |w, g, bufs: [&mut [F]; 3], _| {
-                each3(w, g, bufs, |w, g, v, _, _| {
-                    *w -= *w * kd * lr;
-                    let g = g + l2 * *w;
-                    *v = rho * *v + (F::ONE - rho) * g * g;
-                    let denom = if eps_inside { (*v + eps).sqrt() } else { v.sqrt() + eps };
-                    *w -= lr * g / denom;
-                });
-            });
-            return;
+        match (self.centered, self.momentum > 0.0) {
+            (false, false) => self.update_plain(store, grads),
+            (true, false) => self.update_with::<2, true, false>(store, grads),
+            (false, true) => self.update_with::<2, false, true>(store, grads),
+            (true, true) => self.update_with::<3, true, true>(store, grads),
         }
-        for_each_param(&mut self.state, store, grads, |w, g, bufs, _| {
-            each3(w, g, bufs, |w, g, v, avg, buf| {
-                *w -= *w * kd * lr;
-                let g = g + l2 * *w;
-                *v = rho * *v + (F::ONE - rho) * g * g;
-                let mut var = *v;
-                if centered {
-                    *avg = rho * *avg + (F::ONE - rho) * g;
-                    var -= *avg * *avg;
-                }
-                let denom = if eps_inside {
-                    (var + eps).sqrt()
-                } else {
-                    var.sqrt() + eps
-                };
-                match (has_momentum, flavor) {
-                    (false, _) => *w -= lr * g / denom,
-                    (true, RmsFlavor::PyTorch) => {
-                        *buf = m * *buf + g / denom;
-                        *w -= lr * *buf;
-                    }
-                    (true, _) => {
-                        *buf = m * *buf + lr * g / denom;
-                        *w -= *buf;
-                    }
-                }
-            });
-        });
     }
     crate::accessors!("RmsProp", lr, state);
 }

@@ -2,7 +2,41 @@
 
 use borel_autograd::{Float, ParamGrads, ParamStore};
 
-use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each0, each1, for_each_param};
+use crate::{Buffers, Hyper, Optimizer, Reference, State, StateError, checked, for_each_param, per_element};
+
+/// SGD's momentum: the factor, and whether the step looks ahead along the velocity
+/// (Nesterov's). A factor alone (`0.9`) is classic momentum; a factor of 0 is none.
+///
+/// ```
+/// use borel_optim::{Momentum, Sgd};
+/// let classic = Sgd::<f32>::new(0.1).momentum(0.9);
+/// let nesterov = Sgd::<f32>::new(0.1).momentum(Momentum::Nesterov(0.9));
+/// assert_eq!(Momentum::from(0.9), Momentum::Classic(0.9));
+/// # let _ = (classic, nesterov);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Momentum {
+    /// Classic (heavy-ball) momentum with this factor.
+    Classic(f64),
+    /// Nesterov momentum with this factor (PyTorch's `nesterov=True`).
+    Nesterov(f64),
+}
+
+impl Momentum {
+    /// The factor.
+    pub fn factor(self) -> f64 {
+        match self {
+            Momentum::Classic(m) | Momentum::Nesterov(m) => m,
+        }
+    }
+}
+
+/// Classic momentum.
+impl From<f64> for Momentum {
+    fn from(m: f64) -> Self {
+        Momentum::Classic(m)
+    }
+}
 
 /// SGD with momentum, Nesterov momentum and weight decay.
 ///
@@ -32,8 +66,8 @@ use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each0, each
 /// the first `update`, once every setting is known.
 ///
 /// ```
-/// use borel_optim::{Optimizer, Sgd};
-/// let opt = Sgd::<f32>::new(0.01).momentum(0.9).nesterov(true).weight_decay(1e-4);
+/// use borel_optim::{Momentum, Optimizer, Sgd};
+/// let opt = Sgd::<f32>::new(0.01).momentum(Momentum::Nesterov(0.9)).weight_decay(1e-4);
 /// assert_eq!(Sgd::<f32>::keras().learning_rate(), 0.01);
 /// assert_eq!(Sgd::<f32>::pytorch().lr(0.1).learning_rate(), 0.1);
 /// # let _ = opt;
@@ -41,9 +75,8 @@ use crate::{Hyper, Optimizer, Reference, State, StateError, checked, each0, each
 #[derive(Clone, Debug)]
 pub struct Sgd<F: Float> {
     lr: f64,
-    momentum: f64,
+    momentum: Momentum,
     dampening: f64,
-    nesterov: bool,
     weight_decay: f64,
     reference: Reference,
     state: State<F>,
@@ -55,9 +88,8 @@ impl<F: Float> Sgd<F> {
     pub fn new(lr: f64) -> Self {
         Sgd {
             lr: checked("Sgd", "new", Hyper::LearningRate, lr),
-            momentum: 0.0,
+            momentum: Momentum::Classic(0.0),
             dampening: 0.0,
-            nesterov: false,
             weight_decay: 0.0,
             reference: Reference::PyTorch,
             state: State::default(),
@@ -81,10 +113,15 @@ impl<F: Float> Sgd<F> {
         self.lr = checked("Sgd", "lr", Hyper::LearningRate, lr);
         self
     }
-    /// Momentum factor (default 0); panics unless it is in [0, 1].
+    /// Momentum (default none): a factor for classic momentum, or [`Momentum::Nesterov`];
+    /// panics unless the factor is in [0, 1]. With PyTorch's formula Nesterov momentum needs
+    /// a factor above 0 and no dampening, as in PyTorch; the first `update` panics
+    /// otherwise.
     #[track_caller]
-    pub fn momentum(mut self, m: f64) -> Self {
-        self.momentum = checked("Sgd", "momentum", Hyper::Momentum, m);
+    pub fn momentum(mut self, m: impl Into<Momentum>) -> Self {
+        let m = m.into();
+        checked("Sgd", "momentum", Hyper::Momentum, m.factor());
+        self.momentum = m;
         self
     }
     /// Dampening of the momentum (default 0); panics unless it is in [0, 1]. PyTorch's
@@ -97,12 +134,6 @@ impl<F: Float> Sgd<F> {
         }
         self
     }
-    /// Nesterov momentum (default off). With PyTorch's formula it needs a momentum and no
-    /// dampening, as in PyTorch; the first `update` panics otherwise.
-    pub fn nesterov(mut self, on: bool) -> Self {
-        self.nesterov = on;
-        self
-    }
     /// Weight decay (default 0): PyTorch's L2 penalty added to the gradient, or with
     /// [`Sgd::keras`] Keras' decoupled decay. Panics unless it is finite and >= 0.
     #[track_caller]
@@ -110,26 +141,38 @@ impl<F: Float> Sgd<F> {
         self.weight_decay = checked("Sgd", "weight_decay", Hyper::WeightDecay, wd);
         self
     }
+    /// The reference whose formula this follows.
+    pub fn reference(&self) -> Reference {
+        self.reference
+    }
+
+    /// The velocity, with momentum.
+    fn buffers(&self) -> Buffers {
+        Buffers::fixed(usize::from(self.momentum.factor() != 0.0))
+    }
 
     /// PyTorch's rule for Nesterov momentum (Keras' SGD has no dampening, and with no
     /// momentum its Nesterov step is the plain one).
     #[track_caller]
     fn check_nesterov(&self) {
         let pytorch = self.reference == Reference::PyTorch;
-        if pytorch && self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+        if let (true, Momentum::Nesterov(m)) = (pytorch, self.momentum)
+            && (m <= 0.0 || self.dampening != 0.0)
+        {
             panic!(
-                "Sgd::update: Nesterov momentum requires a momentum and zero dampening (momentum {:?}, dampening {:?})",
-                self.momentum, self.dampening
+                "Sgd::update: Nesterov momentum requires a momentum and zero dampening (momentum {m:?}, dampening {:?})",
+                self.dampening
             );
         }
     }
 
     fn update_keras(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
         let f = F::from_f64;
-        let (lr, m, wd, nesterov) = (f(self.lr), f(self.momentum), f(self.weight_decay), self.nesterov);
-        if self.momentum == 0.0 {
+        let nesterov = matches!(self.momentum, Momentum::Nesterov(_));
+        let (lr, m, wd) = (f(self.lr), f(self.momentum.factor()), f(self.weight_decay));
+        if self.momentum.factor() == 0.0 {
             for_each_param(&mut self.state, store, grads, |w, g, [], _| {
-                each0(w, g, |w, g| {
+                per_element(w, g, [], |w, g, []| {
                     *w -= *w * wd * lr;
                     *w -= g * lr;
                 });
@@ -137,7 +180,7 @@ impl<F: Float> Sgd<F> {
             return;
         }
         for_each_param(&mut self.state, store, grads, |w, g, [v], _| {
-            each1(w, g, v, |w, g, v| {
+            per_element(w, g, [v], |w, g, [v]| {
                 *w -= *w * wd * lr;
                 *v = *v * m - g * lr;
                 *w += if nesterov { *v * m - g * lr } else { *v };
@@ -148,8 +191,7 @@ impl<F: Float> Sgd<F> {
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
     fn set_state(&mut self, state: State<F>) -> Result<(), StateError> {
-        let count = usize::from(self.momentum != 0.0);
-        crate::set_checked(&mut self.state, state, "Sgd", count, |_| true)
+        crate::set_checked("Sgd", self.buffers(), &mut self.state, state, |_| true)
     }
     #[track_caller]
     fn update(&mut self, store: &mut ParamStore<F>, grads: &ParamGrads<F>) {
@@ -160,21 +202,21 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         }
         let (lr, m, damp, wd) = (
             F::from_f64(self.lr),
-            F::from_f64(self.momentum),
+            F::from_f64(self.momentum.factor()),
             F::from_f64(self.dampening),
             F::from_f64(self.weight_decay),
         );
-        let nesterov = self.nesterov;
-        if self.momentum == 0.0 {
+        let nesterov = matches!(self.momentum, Momentum::Nesterov(_));
+        if self.momentum.factor() == 0.0 {
             for_each_param(&mut self.state, store, grads, |w, g, [], _| {
-                each0(w, g, |w, g| *w -= lr * (g + wd * *w));
+                per_element(w, g, [], |w, g, []| *w -= lr * (g + wd * *w));
             });
             return;
         }
         for_each_param(&mut self.state, store, grads, |w, g, [b], t| {
             // the buffer starts as the gradient at the parameter's first step
             let first = t == 1;
-            each1(w, g, b, |w, g, b| {
+            per_element(w, g, [b], |w, g, [b]| {
                 let g = g + wd * *w;
                 *b = if first { g } else { m * *b + (F::ONE - damp) * g };
                 let d = if nesterov { g + m * *b } else { *b };

@@ -8,7 +8,7 @@ use borel_autograd::{Float, ParamId, ParamStore, Tensor};
 
 /// The step count, and the buffers and step count of every parameter, by [`ParamId`].
 ///
-/// `step` counts updates; each parameter counts the updates that had a gradient for it
+/// [`State::step`] counts updates; each parameter counts the updates that had a gradient for it
 /// ([`State::param_step`], PyTorch's per-parameter `state["step"]`): a parameter the loss
 /// did not reach is left as it was, buffers and count.
 ///
@@ -35,7 +35,7 @@ use borel_autograd::{Float, ParamId, ParamStore, Tensor};
 #[derive(Clone, Debug, Default)]
 pub struct State<F: Float> {
     /// Completed steps.
-    pub step: u64,
+    step: u64,
     slots: Vec<Vec<Tensor<F>>>,
     /// The steps each parameter took, by index (missing: none).
     steps: Vec<u64>,
@@ -103,6 +103,60 @@ impl<F: Float> State<F> {
             "optimizer: parameter #{i} changed shape to {shape:?}"
         );
         b
+    }
+
+    /// Completed steps (updates), saturating at 2^53 - 1.
+    ///
+    /// ```
+    /// use borel_autograd::{ParamGrads, ParamStore, Tensor};
+    /// use borel_optim::{Optimizer, Sgd};
+    /// let mut store = ParamStore::new();
+    /// let w = store.add("w", Tensor::from_vec(vec![1.0f32], &[1]), true);
+    /// let mut opt = Sgd::new(0.1);
+    /// let mut grads = ParamGrads::new(&store);
+    /// grads.insert(w, Tensor::from_vec(vec![0.5], &[1]));
+    /// opt.update(&mut store, &grads);
+    /// opt.update(&mut store, &grads);
+    /// assert_eq!(opt.state().step(), 2);
+    /// ```
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Sets the step count (L-BFGS counts its evaluations), at most 2^53 - 1.
+    pub(crate) fn set_step(&mut self, step: u64) {
+        self.step = step.min(MAX_STEP);
+    }
+
+    /// Brings state in an older layout, `all` buffers per parameter, to the buffers whose
+    /// bit is set in `kept`: the others must be zeros (what the update left in buffers it did
+    /// not use), or the state was saved with other options. State already in the current
+    /// layout, or of another count, is left for [`State::check_fits`] to judge.
+    pub(crate) fn drop_unused_buffers(&mut self, name: &str, all: usize, kept: u8) -> Result<(), StateError> {
+        if !self.slots.iter().any(|b| b.len() == all) {
+            return Ok(());
+        }
+        for (i, b) in self.slots.iter().enumerate().filter(|(_, b)| b.len() == all) {
+            let used = (0..all).find(|&k| kept & (1 << k) == 0 && b[k].data().iter().any(|v| *v != F::ZERO));
+            if let Some(k) = used {
+                return Err(StateError::Mismatch {
+                    message: format!(
+                        "parameter #{i} has {all} buffers and buffer {k}, which {name} with these options does not \
+                         keep, is not zero (state saved with other options)"
+                    ),
+                });
+            }
+        }
+        for b in self.slots.iter_mut().filter(|b| b.len() == all) {
+            let old = std::mem::take(b);
+            b.extend(
+                old.into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| kept & (1 << k) != 0)
+                    .map(|(_, t)| t),
+            );
+        }
+        Ok(())
     }
 
     /// Counts one more step, saturating at 2^53 - 1 (the largest count a file may hold).
@@ -189,13 +243,11 @@ impl<F: Float> State<F> {
     }
 
     /// Checks that the state fits an optimizer `name` keeping `count` buffers per parameter,
-    /// whose values at each element pass `ok`: a step count of at most 2^53 - 1, as many
-    /// buffers of one shape for each parameter, finite values that `ok` accepts.
+    /// whose values at each element pass `ok`: as many buffers of one shape for each
+    /// parameter, finite values that `ok` accepts (the step count is checked where state is
+    /// read, and no state holds one above 2^53 - 1).
     pub(crate) fn check_fits(&self, name: &str, count: usize, ok: impl Fn(&[F]) -> bool) -> Result<(), StateError> {
         let mismatch = |message: String| Err(StateError::Mismatch { message });
-        if let Err(message) = check_step(self.step) {
-            return mismatch(message);
-        }
         let bare = (0..self.steps.len()).find(|&i| self.steps[i] > 0 && self.slot(i).is_empty());
         if let Some(i) = bare.filter(|_| count > 0) {
             return mismatch(format!(
@@ -234,8 +286,6 @@ impl<F: Float> State<F> {
 
     /// Writes the state to `path` atomically, buffers named after `store`'s parameters.
     pub fn save(&self, path: impl AsRef<Path>, store: &ParamStore<F>) -> Result<(), StateError> {
-        // a count the loader would refuse (only `state_mut` can make one) is not written
-        check_step(self.step).map_err(|message| StateError::Mismatch { message })?;
         Ok(io::write_atomically(path.as_ref(), &self.to_bytes(store))?)
     }
 

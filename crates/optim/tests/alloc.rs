@@ -5,8 +5,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod optimizers;
+
 use borel_autograd::{ParamGrads, ParamStore, Tensor};
-use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
 
 /// Counts the allocations of the stepping thread only: the test harness's other threads
 /// allocate at moments of their own.
@@ -35,19 +36,8 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steps_after_the_first_do_not_allocate() {
     STEPPING.with(|s| s.set(true));
-    let opts: Vec<Box<dyn Optimizer<f32>>> = vec![
-        Box::new(Sgd::new(0.01).momentum(0.9)),
-        Box::new(Sgd::keras().momentum(0.9).nesterov(true)),
-        Box::new(Adam::new(0.01).amsgrad(true)),
-        Box::new(Adam::keras()),
-        Box::new(AdamW::new(0.01)),
-        Box::new(AdamW::keras()),
-        Box::new(Adagrad::new(0.01)),
-        Box::new(Adagrad::keras()),
-        Box::new(RmsProp::keras().momentum(0.9).centered(true)),
-        Box::new(RmsProp::pytorch()),
-    ];
-    for mut opt in opts {
+    for (name, make) in optimizers::every::<f32>() {
+        let mut opt = make();
         let mut store = ParamStore::new();
         let w = store.add("w", Tensor::from_fn(&[64, 32], |i| i as f32 * 1e-3), true);
         let b = store.add("b", Tensor::<f32>::zeros(&[32]), true);
@@ -59,7 +49,11 @@ fn steps_after_the_first_do_not_allocate() {
         for _ in 0..100 {
             opt.update(&mut store, &grads);
         }
-        assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "allocations in 100 steps");
-        assert_eq!(opt.state().step, 101);
+        assert_eq!(
+            ALLOCS.load(Ordering::Relaxed) - before,
+            0,
+            "{name}: allocations in 100 steps"
+        );
+        assert_eq!(opt.state().step(), 101);
     }
 }

@@ -11,13 +11,14 @@
 
 #[path = "../../nn/tests/common/mutate.rs"]
 mod mutate;
+mod optimizers;
 #[path = "../../nn/tests/common/structure.rs"]
 mod structure;
 
 use std::collections::BTreeMap;
 
 use borel_autograd::{ParamGrads, ParamStore, Tensor};
-use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd, State, StateError};
+use borel_optim::{Optimizer, State, StateError};
 use mutate::{Rng, cases, no_panic, rewrite};
 use structure::{Parts, file_error_kind, mutated, report};
 
@@ -29,21 +30,6 @@ fn store() -> ParamStore<f32> {
     store
 }
 
-type Make = fn() -> Box<dyn Optimizer<f32>>;
-
-/// Every optimizer and option that keeps state, by name.
-const OPTIMIZERS: [(&str, Make); 7] = [
-    ("adam", || Box::new(Adam::new(0.01))),
-    ("adam amsgrad keras", || Box::new(Adam::keras().amsgrad(true))),
-    ("adamw", || Box::new(AdamW::new(0.01))),
-    ("sgd momentum", || Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true))),
-    ("rmsprop centered", || {
-        Box::new(RmsProp::pytorch().centered(true).momentum(0.5))
-    }),
-    ("rmsprop keras", || Box::new(RmsProp::keras())),
-    ("adagrad", || Box::new(Adagrad::new(0.1))),
-];
-
 /// One step with a gradient of `g` everywhere.
 fn step(opt: &mut dyn Optimizer<f32>, store: &mut ParamStore<f32>, g: f32) {
     let mut grads = ParamGrads::new(store);
@@ -53,11 +39,10 @@ fn step(opt: &mut dyn Optimizer<f32>, store: &mut ParamStore<f32>, g: f32) {
     opt.update(store, &grads);
 }
 
-/// The saved state of each optimizer after three steps, taken apart, and its bytes (with
-/// the metadata in a fixed order, so that every run makes the same cases).
-fn saved_states() -> Vec<(Parts, Vec<u8>)> {
-    OPTIMIZERS
-        .iter()
+/// The saved state of each optimizer of `list` after three steps, taken apart, and its bytes
+/// (with the metadata in a fixed order, so that every run makes the same cases).
+fn saved_states(list: &[(&str, optimizers::Make<f32>)]) -> Vec<(Parts, Vec<u8>)> {
+    list.iter()
         .map(|(_, make)| {
             let (mut s, mut opt) = (store(), make());
             for g in [0.5, -1.0, 2.0] {
@@ -73,6 +58,7 @@ fn saved_states() -> Vec<(Parts, Vec<u8>)> {
 /// What every case reads from: the saved states, the file the disk cases rewrite, and the
 /// parameters state is loaded for.
 struct Setup {
+    optimizers: Vec<(&'static str, optimizers::Make<f32>)>,
     files: Vec<(Parts, Vec<u8>)>,
     file: std::fs::File,
     path: std::path::PathBuf,
@@ -94,7 +80,7 @@ fn outcome(case: u64, rng: &mut Rng, setup: &Setup) -> Result<&'static str, Stri
     if from_disk {
         rewrite(&setup.file, &bytes);
     }
-    let (name, make) = OPTIMIZERS[loaded_by];
+    let (name, make) = setup.optimizers[loaded_by];
     let what = || format!("case {case}: {edits:?}, saved by #{saved_by}, loaded by {name}");
     let loaded = no_panic(|| {
         if from_disk {
@@ -131,8 +117,10 @@ fn mutated_state_files_never_panic_and_never_give_non_finite_weights() {
     let dir = std::env::temp_dir().join(format!("borel-fuzz-state-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.safetensors");
+    let stateful = optimizers::stateful();
     let setup = Setup {
-        files: saved_states(),
+        files: saved_states(&stateful),
+        optimizers: stateful,
         file: std::fs::File::create(&path).unwrap(),
         path,
         store: store(),

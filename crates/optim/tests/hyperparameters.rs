@@ -12,7 +12,7 @@ use std::sync::Once;
 use borel_autograd::{ParamGrads, ParamStore, Tensor};
 use borel_optim::clip::{clip_by_global_norm, clip_by_value};
 use borel_optim::schedule::{Cosine, ExponentialLr, ReduceOnPlateau, StepLr};
-use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, Optimizer, RmsProp, Sgd};
+use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, Momentum, Optimizer, RmsProp, Sgd};
 
 thread_local! {
     /// The file of the last panic on this thread.
@@ -231,11 +231,11 @@ fn counts_and_combinations_are_checked_too() {
         ),
         (
             "Sgd::update: Nesterov momentum requires a momentum and zero dampening (momentum 0.0, dampening 0.0)",
-            Box::new(|| nesterov_step(Sgd::new(0.1).nesterov(true))),
+            Box::new(|| nesterov_step(Sgd::new(0.1).momentum(Momentum::Nesterov(0.0)))),
         ),
         (
             "Sgd::update: Nesterov momentum requires a momentum and zero dampening (momentum 0.9, dampening 0.1)",
-            Box::new(|| nesterov_step(Sgd::new(0.1).nesterov(true).momentum(0.9).dampening(0.1))),
+            Box::new(|| nesterov_step(Sgd::new(0.1).momentum(Momentum::Nesterov(0.9)).dampening(0.1))),
         ),
     ];
     for (want, f) in cases {
@@ -244,8 +244,13 @@ fn counts_and_combinations_are_checked_too() {
         assert!(file.ends_with("hyperparameters.rs"), "{want}: panicked in {file}");
     }
     // the order of the settings does not matter, and Keras' Nesterov needs no momentum
-    nesterov_step(Sgd::new(0.1).nesterov(true).momentum(0.9));
-    nesterov_step(Sgd::keras().nesterov(true));
+    nesterov_step(
+        Sgd::new(0.1)
+            .dampening(0.1)
+            .momentum(Momentum::Nesterov(0.9))
+            .dampening(0.0),
+    );
+    nesterov_step(Sgd::keras().momentum(Momentum::Nesterov(0.0)));
     let _ = Cosine::new(10).warmup(10);
 }
 

@@ -215,7 +215,7 @@ fn resuming_from_saved_state_is_bit_identical() {
         let loaded = State::load(&path, &store).unwrap();
         assert_eq!(loaded, b.state(), "{name}: the state read back");
         // PyTorch's counts: func_evals as the step count, n_iter as each parameter's
-        assert_eq!((loaded.step, loaded.param_step(ids[0])), (b.func_evals(), b.n_iter()));
+        assert_eq!((loaded.step(), loaded.param_step(ids[0])), (b.func_evals(), b.n_iter()));
         let pairs = (loaded.get(ids[0]).unwrap().len() - 2) / 2;
         assert_eq!(pairs, case.history_size, "{name}: the history has wrapped by step 2");
         let mut c = optimizer(&case);
@@ -354,7 +354,8 @@ fn state_of_another_optimizer_is_refused_and_changes_nothing() {
     use borel_optim::{Adam, Optimizer};
     let mut store = ParamStore::new();
     let w = store.add("w", Tensor::from_vec(vec![2.0, -1.0], &[2]), true);
-    let mut adam = Adam::new(0.1);
+    // AMSGrad's three buffers: L-BFGS keeps an even number
+    let mut adam = Adam::new(0.1).amsgrad(true);
     let (_, grads) = quadratic(w)(&store);
     adam.update(&mut store, &grads);
     let mut opt = Lbfgs::new(1.0).max_iter(3);

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 
 use borel_autograd::{ParamGrads, ParamId, ParamStore, ParamVars, Tape, Tensor, Var};
-use borel_optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd, State};
+use borel_optim::{Adagrad, Adam, AdamW, Momentum, Optimizer, RmsProp, Sgd, State};
+
+mod optimizers;
 
 /// The optimizers of the fixture, as make_unused.py builds them.
 fn pytorch_case(case: &str) -> Box<dyn Optimizer<f64>> {
@@ -17,7 +19,7 @@ fn pytorch_case(case: &str) -> Box<dyn Optimizer<f64>> {
         "adam_amsgrad_weight_decay" => Box::new(Adam::new(0.1).weight_decay(0.1).amsgrad(true)),
         "adamw" => Box::new(AdamW::new(0.1).weight_decay(0.1)),
         "sgd_momentum_dampening" => Box::new(Sgd::new(0.1).momentum(0.9).dampening(0.3).weight_decay(0.1)),
-        "sgd_nesterov" => Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true)),
+        "sgd_nesterov" => Box::new(Sgd::new(0.1).momentum(Momentum::Nesterov(0.9))),
         "adagrad_lr_decay" => Box::new(Adagrad::new(0.1).lr_decay(0.5).weight_decay(0.1)),
         "rmsprop_centered_momentum" => Box::new(
             RmsProp::pytorch()
@@ -106,26 +108,8 @@ fn three_steps_match_torch_optim_with_unused_parameters() {
 /// count bit for bit as they were; a parameter never reached has neither buffers nor steps.
 #[test]
 fn every_optimizer_leaves_a_parameter_without_gradient_untouched() {
-    let presets: Vec<(&str, Box<dyn Optimizer<f64>>)> = vec![
-        ("Sgd::pytorch momentum", Box::new(Sgd::pytorch().momentum(0.9))),
-        (
-            "Sgd::keras momentum",
-            Box::new(Sgd::keras().momentum(0.9).weight_decay(0.1)),
-        ),
-        ("Adam::pytorch", Box::new(Adam::pytorch().weight_decay(0.1))),
-        ("Adam::keras", Box::new(Adam::keras().amsgrad(true))),
-        ("AdamW::pytorch", Box::new(AdamW::pytorch())),
-        ("AdamW::keras", Box::new(AdamW::keras())),
-        ("Adagrad::pytorch", Box::new(Adagrad::pytorch().weight_decay(0.1))),
-        ("Adagrad::keras", Box::new(Adagrad::keras())),
-        ("RmsProp::pytorch", Box::new(RmsProp::pytorch().momentum(0.5))),
-        (
-            "RmsProp::keras",
-            Box::new(RmsProp::keras().centered(true).weight_decay(0.1)),
-        ),
-        ("RmsProp::tf_keras2", Box::new(RmsProp::tf_keras2())),
-    ];
-    for (name, mut opt) in presets {
+    for (name, make) in optimizers::every::<f64>() {
+        let mut opt = make();
         let mut after_first: Option<(Vec<u64>, Vec<Vec<u64>>)> = None;
         run(opt.as_mut(), |t, store, opt| {
             let [_, u, late, never] = NAMES.map(|n| store.find(n).unwrap());
@@ -151,7 +135,7 @@ fn every_optimizer_leaves_a_parameter_without_gradient_untouched() {
             assert_eq!(store.get(never).data(), &[0.25, 4.0], "{name}: never moved");
             assert!(opt.state().get(never).is_none(), "{name}: buffers for never");
             let s = opt.state();
-            let steps = (s.step, s.param_step(u), s.param_step(late), s.param_step(never));
+            let steps = (s.step(), s.param_step(u), s.param_step(late), s.param_step(never));
             let want = [(1, 1, 0, 0), (2, 1, 1, 0), (3, 2, 2, 0)][t - 1];
             assert_eq!(steps, want, "{name}: step counts after step {t}");
         });
@@ -172,7 +156,7 @@ fn per_parameter_step_counts_survive_a_state_file() {
     let state = State::<f64>::from_bytes(&bytes, path, &store).unwrap();
     let [w, u, late, never] = NAMES.map(|n| store.find(n).unwrap());
     let steps: Vec<u64> = [w, u, late, never].iter().map(|&id| state.param_step(id)).collect();
-    assert_eq!((state.step, steps), (2, vec![2, 1, 1, 0]));
+    assert_eq!((state.step(), steps), (2, vec![2, 1, 1, 0]));
 
     // State written before parameters had counts of their own: every parameter with
     // buffers took them all.
@@ -222,13 +206,6 @@ fn replace_same_length(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
 
 #[test]
 fn gradients_of_another_store_panic_at_the_callers_line() {
-    let optimizers: Vec<(&str, Box<dyn Optimizer<f32>>)> = vec![
-        ("Sgd", Box::new(Sgd::new(0.1))),
-        ("Adam", Box::new(Adam::new(0.1))),
-        ("AdamW", Box::new(AdamW::keras())),
-        ("Adagrad", Box::new(Adagrad::new(0.1))),
-        ("RmsProp", Box::new(RmsProp::keras())),
-    ];
     let make = || {
         let mut s = ParamStore::new();
         let id = s.add("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2]), true);
@@ -244,7 +221,8 @@ fn gradients_of_another_store_panic_at_the_callers_line() {
     panic::set_hook(Box::new(move |info| {
         *seen.lock().unwrap() = info.location().map(|l| l.file().to_string()).unwrap_or_default();
     }));
-    for (name, mut opt) in optimizers {
+    for (name, make_opt) in optimizers::every::<f32>() {
+        let (mut opt, name) = (make_opt(), optimizers::type_name(name));
         let err = panic::catch_unwind(AssertUnwindSafe(|| opt.update(&mut a, &grads_of_b)))
             .expect_err("updating a store with another store's gradients");
         let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
@@ -255,7 +233,7 @@ fn gradients_of_another_store_panic_at_the_callers_line() {
             "{name}: panicked in {}",
             file.lock().unwrap()
         );
-        assert_eq!(opt.state().step, 0, "{name} counted a step");
+        assert_eq!(opt.state().step(), 0, "{name} counted a step");
         assert_eq!(a.get(a.find("w").unwrap()).data(), &[1.0, 2.0]);
     }
     panic::set_hook(previous);

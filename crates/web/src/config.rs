@@ -1,6 +1,7 @@
 //! What the page can set: target, data, layers, optimizer; and the seed's three presets.
 
 use borel_nn::Activation;
+use borel_optim::{Adam, Optimizer, RmsProp, Sgd};
 use serde_json::Value;
 
 /// One hidden layer: its units and activation.
@@ -21,6 +22,40 @@ pub enum OptKind {
     Adam,
     /// Plain `SGD`.
     Sgd,
+}
+
+impl OptKind {
+    /// Every optimizer the page offers.
+    pub const ALL: [OptKind; 3] = [OptKind::RmsProp, OptKind::Adam, OptKind::Sgd];
+
+    /// Its name in configs and on the page, and the optimizer with learning rate `lr`.
+    fn entry(self, lr: f64) -> (&'static str, Box<dyn Optimizer<f32>>) {
+        match self {
+            OptKind::RmsProp => ("rmsprop", Box::new(RmsProp::keras().lr(lr))),
+            OptKind::Adam => ("adam", Box::new(Adam::keras().lr(lr))),
+            OptKind::Sgd => ("sgd", Box::new(Sgd::keras().lr(lr))),
+        }
+    }
+
+    /// Its name in configs and on the page.
+    ///
+    /// ```
+    /// use borel_web::config::OptKind;
+    /// assert_eq!(OptKind::Adam.name(), "adam");
+    /// ```
+    pub fn name(self) -> &'static str {
+        self.entry(0.0).0
+    }
+
+    /// The optimizer, Keras' with learning rate `lr`.
+    pub fn build(self, lr: f64) -> Box<dyn Optimizer<f32>> {
+        self.entry(lr).1
+    }
+
+    /// The kind named `name`.
+    fn from_name(name: &str) -> Option<Self> {
+        OptKind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// Everything that defines a run; the same config gives the same losses.
@@ -147,11 +182,13 @@ impl Config {
                     .ok_or_else(|| bad(key, "expected a number > 0"))?
             }
             "optimizer" => {
-                self.optimizer = match val.as_str() {
-                    Some("rmsprop") => OptKind::RmsProp,
-                    Some("adam") => OptKind::Adam,
-                    Some("sgd") => OptKind::Sgd,
-                    _ => return Err(bad(key, "expected rmsprop, adam or sgd")),
+                self.optimizer = match val.as_str().and_then(OptKind::from_name) {
+                    Some(kind) => kind,
+                    None => {
+                        let names: Vec<&str> = OptKind::ALL.iter().map(|k| k.name()).collect();
+                        let (last, others) = names.split_last().expect("the page offers optimizers");
+                        return Err(bad(key, format!("expected {} or {last}", others.join(", "))));
+                    }
                 }
             }
             "layers" => self.hidden = parse_layers(val)?,

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 
 use serde_json::{Value, json};
 
-use crate::config::{Config, OptKind};
+use crate::config::Config;
 use crate::target::Target;
 use crate::trainer::{TrainError, Trainer};
 
@@ -74,11 +74,7 @@ pub fn setup(config: &str, grid: usize) -> Result<Value, Value> {
 
 /// The config as the page's controls show it.
 fn config_json(c: &Config) -> Value {
-    let optimizer = match c.optimizer {
-        OptKind::RmsProp => "rmsprop",
-        OptKind::Adam => "adam",
-        OptKind::Sgd => "sgd",
-    };
+    let optimizer = c.optimizer.name();
     let layers: Vec<Value> = c
         .hidden
         .iter()

@@ -4,13 +4,13 @@
 //! batches' losses.
 
 use borel_autograd::{Tape, Tensor};
-use borel_nn::{Dense, Forward, Loss, Module, ParamStore, Sequential};
-use borel_optim::{Adam, Optimizer, RmsProp, Sgd};
+use borel_nn::{Dense, ForwardPass, Loss, Module, ParamStore, Sequential};
+use borel_optim::Optimizer;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::config::{Config, OptKind};
+use crate::config::Config;
 use crate::target::{Inputs, NotFinite, Target, sample};
 
 /// Why a run could not be set up or could not go on.
@@ -66,11 +66,7 @@ pub struct Trainer {
 }
 
 fn optimizer(c: &Config) -> Box<dyn Optimizer<f32>> {
-    match c.optimizer {
-        OptKind::RmsProp => Box::new(RmsProp::keras().lr(c.lr)),
-        OptKind::Adam => Box::new(Adam::keras().lr(c.lr)),
-        OptKind::Sgd => Box::new(Sgd::keras().lr(c.lr)),
-    }
+    c.optimizer.build(c.lr)
 }
 
 fn network(c: &Config, store: &mut ParamStore<f32>) -> Sequential<f32> {
@@ -126,7 +122,7 @@ impl Trainer {
         let xb = Tensor::from_fn(&[rows.len(), 2], |i| self.x.data()[rows[i / 2] * 2 + i % 2]);
         let yb = Tensor::from_fn(&[rows.len(), 1], |i| self.y.data()[rows[i]]);
         let (loss, grads) = {
-            let fw = Forward::train(&self.tape, &self.store);
+            let fw = ForwardPass::train(&self.tape, &self.store);
             let pred = self.net.forward(&fw, self.tape.constant(xb));
             let l = Loss::Mse.of(pred, self.tape.constant(yb));
             (l.item() as f64, fw.backward(l))

@@ -1,12 +1,12 @@
 //! The comparison workloads written as a Borel user writes them: a `Sequential`, a tape per
-//! step, `Forward::backward`, `Optimizer::update`. Same data, initial weights and batch order
+//! step, `ForwardPass::backward`, `Optimizer::update`. Same data, initial weights and batch order
 //! as the hand-written floor (`peer-common`), so the final SSEs match it to float rounding.
 //!
 //! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain | info`; `REPS`
 //! repetitions. Prints `RESULT` lines in the hand-written program's format (`info`: an `INFO`
 //! line naming the GEMM kernels Borel chose for this CPU).
 
-use borel::prelude::{Dense, Forward, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor};
+use borel::prelude::{Activation, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor};
 use peer_common::{
     Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer, args,
     epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
@@ -56,7 +56,7 @@ fn small(model: Model, reps: usize) {
                 gather(&data, &idx, &mut xb, &mut yb);
                 let m = idx.len();
                 let tape = Tape::new();
-                let fw = Forward::train(&tape, &store);
+                let fw = ForwardPass::train(&tape, &store);
                 let pred = net.forward(&fw, tape.constant(Tensor::from_vec(xb.clone(), &[m, 2])));
                 let loss = Loss::Mse.of(pred, tape.constant(Tensor::from_vec(yb.clone(), &[m, 1])));
                 let grads = fw.backward(loss);
@@ -78,8 +78,8 @@ fn large(reps: usize) {
     for _ in 0..reps {
         let mut store = ParamStore::new();
         let net = Sequential::new()
-            .add(Dense::new(d[1]).activation("relu"))
-            .add(Dense::new(d[2]).activation("relu"))
+            .add(Dense::new(d[1]).activation(Activation::Relu))
+            .add(Dense::new(d[2]).activation(Activation::Relu))
             .add(Dense::new(d[3]))
             .build_with_input(&mut store, 0, d[0]);
         let mut rng = Rng::new(5);
@@ -88,7 +88,7 @@ fn large(reps: usize) {
         let mut opt = RmsProp::keras();
         let mut step = || {
             let tape = Tape::new();
-            let fw = Forward::train(&tape, &store);
+            let fw = ForwardPass::train(&tape, &store);
             let logits = net.forward(&fw, tape.constant(x.clone()));
             let loss = Loss::SparseCategoricalCrossEntropy.of(logits, tape.constant(y.clone()));
             let value = loss.item();

@@ -104,7 +104,7 @@ impl<F: Float> Memory<F> {
     /// of `t d`, of the previous gradient, and of every pair's `s` and `y`, oldest first.
     pub fn to_state(&self) -> State<F> {
         let mut state = State::default();
-        state.step = self.func_evals;
+        state.set_step(self.func_evals);
         if self.n_iter == 0 {
             return state;
         }
@@ -140,7 +140,7 @@ impl<F: Float> Memory<F> {
         let with = layout.iter().filter(|(id, _)| state.get(*id).is_some()).count();
         let mut memory = Memory {
             layout,
-            func_evals: state.step,
+            func_evals: state.step(),
             ..Memory::default()
         };
         if with == 0 {
@@ -183,8 +183,8 @@ impl<F: Float> Memory<F> {
                 flat.extend_from_slice(buffer.data());
             }
         }
-        if n_iter == 0 || n_iter > state.step {
-            return mismatch(format!("{n_iter} iterations for {} evaluations", state.step));
+        if n_iter == 0 || n_iter > state.step() {
+            return mismatch(format!("{n_iter} iterations for {} evaluations", state.step()));
         }
         let mut flats = flats.into_iter();
         // `t d` is kept as `d` with `t = 1`: the next iteration's `s` is the same product

@@ -1,6 +1,8 @@
 use super::*;
+use crate::config::OptKind;
 use borel::data::GlobalStandardizer;
 use borel::prelude::{FitOptions, Model};
+use borel_optim::RmsProp;
 
 fn small(preset: &str, samples: usize) -> Config {
     Config {
