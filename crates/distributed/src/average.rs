@@ -5,7 +5,8 @@ use borel_autograd::{Float, ParamGrads, ParamId, Tensor};
 use mpi::collective::SystemOperation;
 use mpi::traits::CommunicatorCollectives;
 
-use crate::{MpiFloat, World};
+use crate::World;
+use crate::elems::sum_into;
 
 /// The first bucket's size in bytes: small, so the first allreduce starts early (DDP's
 /// `bucket_cap_mb` for the first bucket).
@@ -40,7 +41,11 @@ pub(crate) fn buckets<F: Float>(order: &[usize], sizes: &[usize]) -> Vec<Vec<usi
     let mut filled = 0;
     for &i in order {
         // The bucket being filled is the first while there is at most one.
-        let cap = if out.len() <= 1 { FIRST_BUCKET_BYTES } else { BUCKET_BYTES };
+        let cap = if out.len() <= 1 {
+            FIRST_BUCKET_BYTES
+        } else {
+            BUCKET_BYTES
+        };
         match out.last_mut() {
             Some(b) if filled + bytes(i) <= cap => b.push(i),
             _ => {
@@ -72,7 +77,7 @@ impl World {
     /// Before [`World::sync`], when `grads` are not for the store last synced, or when a
     /// gradient's shape differs from its parameter's.
     #[track_caller]
-    pub fn average<F: MpiFloat>(&self, grads: &mut ParamGrads<F>) {
+    pub fn average<F: Float>(&self, grads: &mut ParamGrads<F>) {
         let layout = self.layout().borrow();
         let layout = layout
             .as_ref()
@@ -99,7 +104,7 @@ impl World {
                 .flat_map(|&i| slots[i].as_ref().expect("present").data().iter().map(|&g| g * scale))
                 .collect();
             let mut sum = vec![F::ZERO; send.len()];
-            self.comm().all_reduce_into(&send[..], &mut sum[..], SystemOperation::sum());
+            sum_into(self.comm(), &send, &mut sum);
             let mut at = 0;
             for &i in &bucket {
                 let g = slots[i].as_mut().expect("present").data_mut();
@@ -112,7 +117,7 @@ impl World {
     /// How many ranks have a gradient for each parameter (one allreduce); checks each
     /// gradient's shape on the way.
     #[track_caller]
-    fn present<F: MpiFloat>(&self, layout: &Layout, grads: &ParamGrads<F>) -> Vec<u32> {
+    fn present<F: Float>(&self, layout: &Layout, grads: &ParamGrads<F>) -> Vec<u32> {
         let mine: Vec<u32> = layout
             .ids
             .iter()
@@ -132,7 +137,8 @@ impl World {
             })
             .collect();
         let mut counts = vec![0u32; mine.len()];
-        self.comm().all_reduce_into(&mine[..], &mut counts[..], SystemOperation::sum());
+        self.comm()
+            .all_reduce_into(&mine[..], &mut counts[..], SystemOperation::sum());
         counts
     }
 }
@@ -155,7 +161,15 @@ mod tests {
     fn first_bucket_small_then_capped_and_big_ones_alone() {
         const MB: usize = 1 << 18; // f32 elements in 1 MiB
         // Reverse order as `average` gives it: 0.4 MiB, 0.4 MiB, 0.4 MiB, 30 MiB, 10 MiB x 3.
-        let sizes = [MB * 4 / 10, MB * 4 / 10, MB * 4 / 10, 30 * MB, 10 * MB, 10 * MB, 10 * MB];
+        let sizes = [
+            MB * 4 / 10,
+            MB * 4 / 10,
+            MB * 4 / 10,
+            30 * MB,
+            10 * MB,
+            10 * MB,
+            10 * MB,
+        ];
         let order: Vec<usize> = (0..sizes.len()).collect();
         let got = buckets::<f32>(&order, &sizes);
         assert_eq!(got, vec![vec![0, 1], vec![2], vec![3], vec![4, 5], vec![6]]);

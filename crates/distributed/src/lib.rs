@@ -36,20 +36,12 @@
 #![warn(missing_docs)]
 
 mod average;
+mod elems;
 mod sync;
 mod world;
 
 pub use average::{BUCKET_BYTES, FIRST_BUCKET_BYTES};
 pub use sync::SyncError;
 pub use world::{InitError, World};
-
-/// Element types that travel over MPI: `f32` and `f64` (Borel's [`Float`]s, which MPI has
-/// as `MPI_FLOAT` and `MPI_DOUBLE`).
-///
-/// [`Float`]: borel_autograd::Float
-pub trait MpiFloat: borel_autograd::Float + mpi::traits::Equivalence {}
-
-impl MpiFloat for f32 {}
-impl MpiFloat for f64 {}
 
 pub use mpi;

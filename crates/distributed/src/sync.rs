@@ -1,12 +1,13 @@
 //! `World::sync`: every rank checks that all built the same model, then takes rank 0's
 //! parameter values.
 
-use borel_autograd::{ParamStore, Tensor};
+use borel_autograd::{Float, ParamStore, Tensor};
 use mpi::collective::SystemOperation;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 
+use crate::World;
 use crate::average::{Layout, buckets};
-use crate::{MpiFloat, World};
+use crate::elems::broadcast;
 
 /// The ranks did not build the same model: returned on every rank, naming the first
 /// parameter (in registration order) where a rank differs from rank 0.
@@ -14,9 +15,7 @@ use crate::{MpiFloat, World};
 pub enum SyncError {
     /// A parameter's name, shape, element type or trainability differs, or one rank has
     /// more parameters than another.
-    #[error(
-        "the ranks built different models: parameter #{index} is {root} on rank 0 but {other} on rank {rank}"
-    )]
+    #[error("the ranks built different models: parameter #{index} is {root} on rank 0 but {other} on rank {rank}")]
     Mismatch {
         /// The parameter's position in registration order.
         index: usize,
@@ -30,7 +29,7 @@ pub enum SyncError {
 }
 
 /// One parameter as the ranks compare it.
-fn describe<F: MpiFloat>(name: &str, value: &Tensor<F>, trainable: bool) -> String {
+fn describe<F: Float>(name: &str, value: &Tensor<F>, trainable: bool) -> String {
     let frozen = if trainable { "" } else { " frozen" };
     format!("'{name}' {:?} {}{frozen}", value.shape(), F::NAME)
 }
@@ -53,11 +52,15 @@ impl World {
     ///
     /// Two ranks that built different models get [`SyncError::Mismatch`] on every rank,
     /// never a hang or a run on garbage; the stores are then unchanged.
-    pub fn sync<F: MpiFloat>(&self, store: &mut ParamStore<F>) -> Result<(), SyncError> {
-        let mine: Vec<String> = store.iter().map(|(id, n, v)| describe(n, v, store.is_trainable(id))).collect();
+    pub fn sync<F: Float>(&self, store: &mut ParamStore<F>) -> Result<(), SyncError> {
+        let mine: Vec<String> = store
+            .iter()
+            .map(|(id, n, v)| describe(n, v, store.is_trainable(id)))
+            .collect();
         let h = fnv1a(&mine);
         let mut extremes = [0u64; 2];
-        self.comm().all_reduce_into(&[h, !h][..], &mut extremes[..], SystemOperation::max());
+        self.comm()
+            .all_reduce_into(&[h, !h][..], &mut extremes[..], SystemOperation::max());
         if extremes[0] != !extremes[1] {
             return Err(self.first_difference(&mine));
         }
@@ -67,10 +70,13 @@ impl World {
         let order: Vec<usize> = (0..ids.len()).collect();
         for bucket in buckets::<F>(&order, &sizes) {
             let mut flat: Vec<F> = bucket.iter().flat_map(|&i| store.get(ids[i]).data().to_vec()).collect();
-            self.comm().process_at_rank(0).broadcast_into(&mut flat[..]);
+            broadcast(self.comm(), 0, &mut flat);
             let mut at = 0;
             for &i in &bucket {
-                store.get_mut(ids[i]).data_mut().copy_from_slice(&flat[at..at + sizes[i]]);
+                store
+                    .get_mut(ids[i])
+                    .data_mut()
+                    .copy_from_slice(&flat[at..at + sizes[i]]);
                 at += sizes[i];
             }
         }
@@ -109,7 +115,10 @@ impl World {
         if len == 0 {
             return Vec::new();
         }
-        String::from_utf8_lossy(&bytes).split('\n').map(str::to_string).collect()
+        String::from_utf8_lossy(&bytes)
+            .split('\n')
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -128,7 +137,10 @@ mod tests {
             vec![describe("b", &t32, true), describe("w", &t32, true)],
             vec![describe("w", &t64, true), describe("b", &t32, true)],
             vec![describe("w", &t32, false), describe("b", &t32, true)],
-            vec![describe("w", &Tensor::<f32>::zeros(&[3, 2]), true), describe("b", &t32, true)],
+            vec![
+                describe("w", &Tensor::<f32>::zeros(&[3, 2]), true),
+                describe("b", &t32, true),
+            ],
             vec![describe("w", &t32, true)],
         ];
         for o in others {

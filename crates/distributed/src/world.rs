@@ -131,7 +131,10 @@ impl World {
     /// }
     /// ```
     pub fn abort(&self, message: impl Display) -> ! {
-        eprintln!("borel-distributed: rank {}: {message}; aborting every rank of the job", self.rank());
+        eprintln!(
+            "borel-distributed: rank {}: {message}; aborting every rank of the job",
+            self.rank()
+        );
         self.inner.comm.abort(1)
     }
 
@@ -150,7 +153,9 @@ impl World {
     /// ```
     pub fn sum(&self, values: &mut [f64]) {
         let send = values.to_vec();
-        self.inner.comm.all_reduce_into(&send[..], values, SystemOperation::sum());
+        self.inner
+            .comm
+            .all_reduce_into(&send[..], values, SystemOperation::sum());
     }
 
     /// Rank 0's `flag` on every rank: to take a decision (stop, save) the same way everywhere.
@@ -158,6 +163,12 @@ impl World {
         let mut v = u8::from(flag);
         self.inner.comm.process_at_rank(0).broadcast_into(&mut v);
         v != 0
+    }
+
+    /// MPI's world communicator, for collectives of your own through the `mpi` crate
+    /// (re-exported as `borel_distributed::mpi`).
+    pub fn communicator(&self) -> &SimpleCommunicator {
+        &self.inner.comm
     }
 
     pub(crate) fn comm(&self) -> &SimpleCommunicator {
