@@ -14,7 +14,8 @@ use crate::model::options::FitError;
 pub(crate) type World = borel_distributed::World;
 /// Without the feature `mpi` there is no world to train with.
 #[cfg(not(feature = "mpi"))]
-pub(crate) type World = std::convert::Infallible;
+#[derive(Clone)]
+pub(crate) enum World {}
 
 /// The ranks `fit` trains with: this process alone, or (feature `mpi`) an MPI world. Each
 /// method does nothing (or the one-process thing) without a world.

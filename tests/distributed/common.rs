@@ -64,19 +64,21 @@ pub fn same_on_every_rank(world: &World, bytes: &[u8]) -> bool {
     max[0] == !max[1]
 }
 
-/// Panics unless `got` is within `tol` of `want` relative to the larger magnitude.
+/// Panics unless `got` is within `tol` of `want` relative to the larger magnitude; returns
+/// that relative error.
 #[track_caller]
-pub fn assert_close(what: &str, got: f64, want: f64, tol: f64) {
-    let err = (got - want).abs();
+pub fn assert_close(what: &str, got: f64, want: f64, tol: f64) -> f64 {
+    let err = (got - want).abs() / got.abs().max(want.abs());
     assert!(
-        err <= tol * got.abs().max(want.abs()),
-        "{what}: {got:e} vs {want:e}, relative error {:e} above {tol:e}",
-        err / want.abs()
+        err <= tol,
+        "{what}: {got:e} vs {want:e}, relative error {err:e} above {tol:e}"
     );
+    err
 }
 
 /// Panics unless each tensor of `got` is within `tol` of `want`, relative to the largest
-/// magnitude in the tensor: `max |got - want| <= tol * max |want|`.
+/// magnitude in the tensor: `max |got - want| <= tol * max |want|`; returns the largest of
+/// those relative errors.
 #[track_caller]
 pub fn assert_weights_close<F: Float>(
     what: &str,
@@ -84,7 +86,8 @@ pub fn assert_weights_close<F: Float>(
     got: &[Tensor<F>],
     want: &[Tensor<F>],
     tol: f64,
-) {
+) -> f64 {
+    let mut worst = 0.0f64;
     for ((_, name, _), (g, w)) in store.iter().zip(got.iter().zip(want)) {
         let scale = w.data().iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
         let err = g
@@ -97,5 +100,7 @@ pub fn assert_weights_close<F: Float>(
             "{what}: parameter '{name}' differs by {err:e} (scale {scale:e}), relative {:e} above {tol:e}",
             err / scale
         );
+        worst = worst.max(err / scale);
     }
+    worst
 }

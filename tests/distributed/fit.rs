@@ -8,7 +8,7 @@ use borel::distributed::World;
 use borel::prelude::*;
 
 use crate::common::{assert_close, model_b, seed_data};
-use crate::{BATCH, EPOCHS, Run, SAMPLES, SEED, assert_same_run, data_parallel, one_process};
+use crate::{BATCH, EPOCHS, Run, SAMPLES, SEED, assert_same_run, data_parallel, one_process, report};
 
 /// Model B compiled as the seed compiles it; built with another seed on every rank but 0,
 /// which `fit` must replace with rank 0's weights.
@@ -49,14 +49,21 @@ pub fn fit_matches_one_process<F: Float>(world: &World, tol: f64) {
     let what = format!("fit, {}", F::NAME);
     let means = epoch_means(&want.losses, world.size());
     assert_eq!(history.loss().len(), EPOCHS);
+    let mut worst_loss = 0.0f64;
     for (e, (got, want)) in history.loss().iter().zip(&means).enumerate() {
-        assert_close(&format!("{what}: loss of epoch {}", e + 1), *got, *want, tol);
+        worst_loss = worst_loss.max(assert_close(
+            &format!("{what}: loss of epoch {}", e + 1),
+            *got,
+            *want,
+            tol,
+        ));
     }
     let by_fit = Run {
         losses: want.losses.clone(),
         store: m.store().clone(),
     };
-    assert_same_run(world, &what, &by_fit, &want, tol);
+    let (_, worst_weight) = assert_same_run(world, &what, &by_fit, &want, tol);
+    report(world, &what, "an epoch's", (worst_loss, worst_weight), tol);
     let by_loop = data_parallel(world, &x, &y);
     assert!(
         m.store().snapshot() == by_loop.store.snapshot(),

@@ -86,16 +86,29 @@ fn data_parallel<F: Float>(world: &World, x: &Tensor<F>, y: &Tensor<F>) -> Run<F
 }
 
 /// Panics unless `got` follows `want` step by step and ends on the same weights, and every
-/// rank holds the very same weights.
-pub fn assert_same_run<F: Float>(world: &World, what: &str, got: &Run<F>, want: &Run<F>, tol: f64) {
+/// rank holds the very same weights; returns the largest relative errors of a step's loss
+/// and of the final weights.
+pub fn assert_same_run<F: Float>(world: &World, what: &str, got: &Run<F>, want: &Run<F>, tol: f64) -> (f64, f64) {
     assert_eq!(got.losses.len(), want.losses.len(), "{what}: steps");
+    let mut worst_loss = 0.0f64;
     for (i, (g, w)) in got.losses.iter().zip(&want.losses).enumerate() {
-        assert_close(&format!("{what}: loss of step {}", i + 1), *g, *w, tol);
+        worst_loss = worst_loss.max(assert_close(&format!("{what}: loss of step {}", i + 1), *g, *w, tol));
     }
     let (g, w) = (got.store.snapshot(), want.store.snapshot());
-    assert_weights_close(what, &got.store, &g, &w, tol);
+    let worst_weight = assert_weights_close(what, &got.store, &g, &w, tol);
     let bytes: Vec<u8> = g.iter().flat_map(|t| t.to_le_bytes()).collect();
     assert!(same_on_every_rank(world, &bytes), "{what}: the ranks' weights differ");
+    (worst_loss, worst_weight)
+}
+
+/// Rank 0 prints how close a run came.
+pub fn report(world: &World, what: &str, unit: &str, (loss, weights): (f64, f64), tol: f64) {
+    if world.is_root() {
+        println!(
+            "{what} on {} ranks: largest relative error {loss:.1e} in {unit} loss, {weights:.1e} in the final weights (bound {tol:.0e})",
+            world.size()
+        );
+    }
 }
 
 fn user_loop<F: Float>(world: &World, tol: f64) {
@@ -103,7 +116,8 @@ fn user_loop<F: Float>(world: &World, tol: f64) {
     let want = one_process(&x, &y, world.size());
     let got = data_parallel(world, &x, &y);
     let what = format!("user loop, {}", F::NAME);
-    assert_same_run(world, &what, &got, &want, tol);
+    let errors = assert_same_run(world, &what, &got, &want, tol);
+    report(world, &what, "a step's", errors, tol);
     let steps = SAMPLES.div_ceil(world.size()).div_ceil(BATCH) * EPOCHS;
     assert_eq!(
         got.losses.len(),
