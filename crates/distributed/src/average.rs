@@ -94,16 +94,20 @@ impl World {
                 grads.insert(layout.ids[i], Tensor::zeros(&layout.shapes[i]));
             }
         }
+        if self.size() == 1 {
+            return; // the mean of one: nothing to send
+        }
         let order: Vec<usize> = (0..present.len()).rev().filter(|&i| present[i] > 0).collect();
         let sizes: Vec<usize> = layout.shapes.iter().map(|s| s.iter().product()).collect();
         let scale = F::from_f64(1.0 / self.size() as f64);
         let mut slots = gradient_slots(grads, layout.ids.len());
         for bucket in buckets::<F>(&order, &sizes) {
-            let send: Vec<F> = bucket
-                .iter()
-                .flat_map(|&i| slots[i].as_ref().expect("present").data().iter().map(|&g| g * scale))
-                .collect();
-            let mut sum = vec![F::ZERO; send.len()];
+            let len = bucket.iter().map(|&i| sizes[i]).sum();
+            let mut send: Vec<F> = Vec::with_capacity(len);
+            for &i in &bucket {
+                send.extend(slots[i].as_ref().expect("present").data().iter().map(|&g| g * scale));
+            }
+            let mut sum = vec![F::ZERO; len];
             sum_into(self.comm(), &send, &mut sum);
             let mut at = 0;
             for &i in &bucket {
@@ -136,6 +140,9 @@ impl World {
                 None => 0,
             })
             .collect();
+        if self.size() == 1 {
+            return mine;
+        }
         let mut counts = vec![0u32; mine.len()];
         self.comm()
             .all_reduce_into(&mine[..], &mut counts[..], SystemOperation::sum());
