@@ -70,6 +70,12 @@ pub trait Callback<F: Float> {
     fn training_checkpoint_due(&mut self) -> Option<PathBuf> {
         None
     }
+    /// Whether, in a data-parallel `fit`, only rank 0 runs it: true for callbacks that write
+    /// files or print (checkpoints, TensorBoard), false (the default) for those every rank
+    /// must run to decide the same way (early stopping).
+    fn root_only(&self) -> bool {
+        false
+    }
 }
 
 /// Which metric a callback watches (lower is better).
@@ -320,6 +326,9 @@ impl<F: Float> Callback<F> for Checkpoint {
     }
     fn training_checkpoint_due(&mut self) -> Option<PathBuf> {
         std::mem::take(&mut self.due).then(|| self.path.clone())
+    }
+    fn root_only(&self) -> bool {
+        true
     }
 }
 

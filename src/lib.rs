@@ -33,6 +33,10 @@ pub mod plot;
 pub mod tensorboard;
 
 pub use borel_autograd as autograd;
+/// Data-parallel training over MPI (feature `mpi`): [`World`](distributed::World),
+/// `sync`, `average`.
+#[cfg(feature = "mpi")]
+pub use borel_distributed as distributed;
 pub use borel_nn as nn;
 pub use borel_optim as optim;
 
@@ -50,6 +54,8 @@ pub mod prelude {
         CustomFn, CustomVarFn, DenseAct, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, grad, gradcheck,
         gradgradcheck, hessian, hvp, jacobian, value_and_grad,
     };
+    #[cfg(feature = "mpi")]
+    pub use borel_distributed::World;
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
         Activation, Dense, DenseModule, Dropout, ForwardPass, Init, Layout, Loss, Module, ParamBuilder, ParamStore,

@@ -1,6 +1,7 @@
 //! A Keras-style [`Model`]: `compile`, `fit`, `evaluate`, `predict`.
 
 mod options;
+mod peers;
 mod resume;
 mod train;
 

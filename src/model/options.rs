@@ -8,6 +8,7 @@ use borel_nn::FileError;
 use borel_optim::schedule::{ReduceOnPlateau, Schedule};
 
 use crate::callbacks::Callback;
+use crate::model::peers::{Peers, World};
 use crate::model::resume::ResumeError;
 
 /// What can go wrong in `fit`, `evaluate` and `predict`: all of it comes from the data or the
@@ -136,6 +137,10 @@ pub enum FitError {
     /// A TensorBoard log could not be written.
     #[error(transparent)]
     Summary(#[from] crate::tensorboard::SummaryError),
+    /// In a data-parallel fit, the ranks built different models (returned on every rank).
+    #[cfg(feature = "mpi")]
+    #[error(transparent)]
+    Distributed(borel_distributed::SyncError),
 }
 
 /// Options of [`crate::Model::fit`], with Keras' defaults, set by name.
@@ -157,6 +162,7 @@ pub struct FitOptions<F: Float> {
     pub(crate) schedule: Option<Box<dyn Schedule>>,
     pub(crate) reduce_on_plateau: Option<ReduceOnPlateau>,
     pub(crate) resume_from: Option<PathBuf>,
+    pub(crate) world: Option<World>,
 }
 
 impl<F: Float> Default for FitOptions<F> {
@@ -173,6 +179,7 @@ impl<F: Float> Default for FitOptions<F> {
             schedule: None,
             reduce_on_plateau: None,
             resume_from: None,
+            world: None,
         }
     }
 }
@@ -279,6 +286,48 @@ impl<F: Float> FitOptions<F> {
     pub fn resume_from(mut self, path: impl Into<PathBuf>) -> Self {
         self.resume_from = Some(path.into());
         self
+    }
+
+    /// Trains data-parallel on the ranks of `world` (feature `mpi`; run under `mpirun`), as
+    /// PyTorch's DistributedDataParallel with a `DistributedSampler` does. Every rank calls
+    /// `fit` with the same model, data and options: `fit` checks that the ranks built the
+    /// same model and gives them rank 0's weights, each rank trains on its share of every
+    /// epoch ([`DataLoader::shard`](crate::data::DataLoader::shard)) with `batch_size` rows
+    /// per step (a global batch of `batch_size x ranks`), and the gradients are averaged over
+    /// the ranks before every update, so the ranks stay identical and train as one process
+    /// would with the global batch.
+    ///
+    /// The [`History`] holds the losses and metrics averaged over all ranks' samples, the same
+    /// on every rank; validation runs on every rank over the whole validation data. Only rank
+    /// 0 shows progress, prints and runs the callbacks that write files
+    /// ([`Checkpoint`](crate::callbacks::Checkpoint), the TensorBoard callback); early
+    /// stopping runs everywhere and rank 0's decision to stop is every rank's.
+    /// [`FitOptions::resume_from`] works as on one process: every rank reads the checkpoint
+    /// (put it where every rank can read it). An error on one rank during training (a loss
+    /// that became NaN on its share, a checkpoint that cannot be written) ends every rank of
+    /// the job with the message on stderr, since the others would wait for it forever.
+    ///
+    /// ```no_run
+    /// use borel::prelude::*;
+    /// let world = World::init().unwrap();
+    /// let mut store = ParamStore::<f32>::new();
+    /// let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
+    /// let mut model = Model::new(net, store).unwrap();
+    /// model.compile(Loss::Mse, Adam::new(0.01));
+    /// let (x, y) = (Tensor::ones(&[64, 2]), Tensor::zeros(&[64, 1]));
+    /// let history = model.fit(&x, &y, FitOptions::new().batch_size(16).distributed(&world)).unwrap();
+    /// ```
+    #[cfg(feature = "mpi")]
+    pub fn distributed(mut self, world: &borel_distributed::World) -> Self {
+        self.world = Some(world.clone());
+        self
+    }
+
+    /// The ranks this fit trains with.
+    pub(crate) fn peers(&self) -> Peers<'_> {
+        Peers {
+            world: self.world.as_ref(),
+        }
     }
 
     pub(crate) fn check(&self) -> Result<(), FitError> {

@@ -11,6 +11,7 @@ use super::{Model, correct};
 use crate::callbacks::Control;
 use crate::data::{DataLoader, Epoch, split_last};
 use crate::model::options::{EpochLog, FitError, FitOptions, History};
+use crate::model::peers::Peers;
 use crate::model::resume::RunState;
 
 type Pair<F> = (Tensor<F>, Tensor<F>);
@@ -117,29 +118,37 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         if opts.shuffle {
             loader = loader.shuffle(opts.seed);
         }
+        let world = opts.world.clone();
+        let peers = Peers { world: world.as_ref() };
+        let mut loader = peers.shard(loader);
         let mut run = match opts.resume_from.take() {
-            Some(path) => self.resume(&path, &mut opts, &mut loader)?,
+            Some(path) => peers.fail(self.resume(&path, &mut opts, &mut loader))?,
             None => RunState::new(base_lr),
         };
+        peers.sync(&mut self.store)?;
+        if !peers.is_root() {
+            opts.verbose = 0;
+        }
         let progress = Progress::new(&opts, loader.len());
         while run.epoch < opts.epochs && !run.stopped {
             let epoch = run.epoch + 1;
             self.set_epoch_lr(&opts, epoch, run.base_lr * run.plateau_scale)?;
             progress.epoch_start(epoch, opts.epochs);
-            let log = self.epoch_log(epoch, &mut loader, val.as_ref(), &opts, &progress)?;
+            let log = peers.fail(self.epoch_log(epoch, &mut loader, val.as_ref(), &opts, &progress))?;
             progress.epoch_done(&log, opts.epochs, opts.verbose);
             run.plateau_scale *= self.observe_plateau(&mut opts, &log)?;
             run.history.epochs.push(log.clone());
             run.epoch = epoch;
-            run.stopped = self.run_callbacks(&mut opts, &log)? == Control::Stop;
+            let control = peers.fail(self.run_callbacks(&mut opts, &log, peers))?;
+            run.stopped = peers.agree(control == Control::Stop);
             run.history.stopped_early = run.stopped && epoch < opts.epochs;
-            self.write_checkpoints(&mut opts, &run, &loader)?;
+            peers.fail(self.write_checkpoints(&mut opts, &run, &loader))?;
         }
         if let Some(b) = &progress.bar {
             b.finish();
         }
-        for c in opts.callbacks.iter_mut() {
-            c.on_train_end(&mut self.store)?;
+        for c in opts.callbacks.iter_mut().filter(|c| peers.is_root() || !c.root_only()) {
+            peers.fail(c.on_train_end(&mut self.store))?;
         }
         Ok(run.history)
     }
@@ -155,8 +164,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         progress: &Progress,
     ) -> Result<EpochLog, FitError> {
         let started = Instant::now();
-        let n = loader.num_samples() as f64;
         let (loss_sum, hits) = self.train_epoch(epoch, loader.epoch(), opts, progress)?;
+        // Over every rank's samples (padding included) in a data-parallel fit.
+        let mut sums = [loss_sum, hits, loader.num_samples() as f64];
+        opts.peers().sum(&mut sums);
+        let [loss_sum, hits, n] = sums;
         let val_scores = val.map(|(vx, vy)| self.evaluate(vx, vy)).transpose()?;
         Ok(EpochLog {
             epoch,
@@ -221,9 +233,17 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         Ok(if lr > 0.0 { new / lr } else { 1.0 })
     }
 
-    fn run_callbacks(&mut self, opts: &mut FitOptions<F>, log: &EpochLog) -> Result<Control, FitError> {
+    /// Every callback's `on_epoch_end` (on ranks but 0, only those not [`root_only`]).
+    ///
+    /// [`root_only`]: crate::callbacks::Callback::root_only
+    fn run_callbacks(
+        &mut self,
+        opts: &mut FitOptions<F>,
+        log: &EpochLog,
+        peers: Peers<'_>,
+    ) -> Result<Control, FitError> {
         let mut control = Control::Continue;
-        for c in opts.callbacks.iter_mut() {
+        for c in opts.callbacks.iter_mut().filter(|c| peers.is_root() || !c.root_only()) {
             if c.on_epoch_end(log, &mut self.store)? == Control::Stop {
                 control = Control::Stop;
             }
@@ -247,7 +267,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         for (bi, batch) in batches.enumerate() {
             let rows = batch.0.shape()[0];
             let dropout_seed = opts.seed.wrapping_add((epoch * count + bi) as u64);
-            let (loss, correct) = self.train_batch(&mut tape, batch, dropout_seed, (epoch, bi + 1))?;
+            let (loss, correct) = self.train_batch(&mut tape, batch, dropout_seed, (epoch, bi + 1), opts.peers())?;
             loss_sum += loss * rows as f64;
             hits += correct;
             seen += rows;
@@ -264,6 +284,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         (xb, yb): Pair<F>,
         dropout_seed: u64,
         (epoch, batch): (usize, usize),
+        peers: Peers<'_>,
     ) -> Result<(f64, f64), FitError> {
         let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
         let (loss, hits, grads) = {
@@ -280,8 +301,9 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             if !loss.is_finite() {
                 return Err(FitError::NonFiniteLoss { epoch, batch, loss });
             }
-            let grads = fw.backward(l);
+            let mut grads = fw.backward(l);
             traced(tape, epoch, batch)?;
+            peers.average(&mut grads);
             (loss, hits, grads)
         };
         tape.reset();

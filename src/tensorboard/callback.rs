@@ -133,4 +133,8 @@ impl<F: Float> Callback<F> for TensorBoard {
         }
         Ok(())
     }
+
+    fn root_only(&self) -> bool {
+        true
+    }
 }
