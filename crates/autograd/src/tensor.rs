@@ -14,12 +14,11 @@ use crate::shape::{Shape, numel_for};
 /// Cloning is cheap: the storage sits behind an [`Arc`] and is shared, so the tape keeps the
 /// values that backward needs without copying them. Tensors are `Send + Sync`.
 ///
-/// Arithmetic works off the tape too, for code that holds values rather than recorded vars (a
-/// metric, a Newton step, an update written by hand): the operators `+ - * /` (tensors by
-/// reference or by value, scalars on either side) and the methods of [`Var`](crate::Var)
-/// (`exp`, `maximum`, `sum_axes`, `matmul`, `gt`, ...) run the tape op's kernel and give its
-/// value bit for bit, with the same broadcasting and the same panics. The one name that
-/// differs is [`Tensor::eq_elem`] (`eq` compares whole tensors through `PartialEq`).
+/// Arithmetic works off the tape too (a metric, a Newton step, an update written by hand):
+/// `+ - * /` (by reference or value, scalars on either side) and the methods of
+/// [`Var`](crate::Var) (`exp`, `maximum`, `sum_axes`, `matmul`, `gt`, ...) run the tape op's
+/// kernel, so they give its value bit for bit, with the same broadcasting and panics; only
+/// [`Tensor::eq_elem`] is named otherwise (`eq` compares whole tensors via `PartialEq`).
 ///
 /// ```
 /// use borel_autograd::Tensor;
