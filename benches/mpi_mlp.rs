@@ -19,8 +19,8 @@ fn main() {
     let y = Tensor::<f32>::from_fn(&[BATCH], |i| ((i * 7 + world.rank()) % DIMS[3]) as f32);
     let mut store = ParamStore::new();
     let net = Sequential::new()
-        .add(Dense::new(DIMS[1]).activation("relu"))
-        .add(Dense::new(DIMS[2]).activation("relu"))
+        .add(Dense::new(DIMS[1]).activation(Activation::Relu))
+        .add(Dense::new(DIMS[2]).activation(Activation::Relu))
         .add(Dense::new(DIMS[3]))
         .build_with_input(&mut store, 0, DIMS[0]);
     world.sync(&mut store).expect("same model everywhere");
@@ -28,7 +28,7 @@ fn main() {
     let mut averaging = 0.0;
     let mut step = |averaging: &mut f64| {
         let tape = Tape::new();
-        let fw = Forward::train(&tape, &store);
+        let fw = ForwardPass::train(&tape, &store);
         let logits = net.forward(&fw, tape.constant(x.clone()));
         let mut grads = fw.backward(Loss::SparseCategoricalCrossEntropy.of(logits, tape.constant(y.clone())));
         let t = Instant::now();

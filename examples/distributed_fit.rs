@@ -24,7 +24,7 @@ fn data() -> (T, T) {
 fn train(world: &World, path: &str) -> Result<History, FitError> {
     let (x, y) = data();
     let mut store = ParamStore::new();
-    let d = || Dense::new(20).activation("sigmoid");
+    let d = || Dense::new(20).activation(Activation::Sigmoid);
     let net = Sequential::new()
         .add(d().input_dim(2))
         .add(d())

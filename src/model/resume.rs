@@ -1,7 +1,5 @@
 //! Training checkpoints: what `fit` needs to continue a run exactly where it stopped, in one
-//! safetensors file written atomically (so a crash leaves the previous checkpoint or the new
-//! one, never a torn file).
-//!
+//! safetensors file written atomically (a crash leaves the old checkpoint or the new one).
 //! Tensors: `weights/{param}`, the optimizer's buffers `optimizer/{param}/{i}` (as optimizer
 //! state files name them) and each state-keeping callback's tensors `callback.{k}/{name}`.
 //! Metadata (strings; numbers as Rust prints them, the shortest text that reads back to the

@@ -30,7 +30,7 @@ pub fn cast<F: Float, G: Float>(t: &Tensor<F>) -> Tensor<G> {
 
 /// The seed's model B: 2-20-20-1, sigmoid hidden layers, Keras' initializers.
 pub fn model_b<F: Float>(store: &mut ParamStore<F>, seed: u64) -> Sequential<F> {
-    let d = || Dense::new(20).activation("sigmoid");
+    let d = || Dense::new(20).activation(Activation::Sigmoid);
     Sequential::new()
         .add(d().input_dim(2))
         .add(d())

@@ -31,7 +31,7 @@ fn main() {
             }
         }
         let tape = Tape::new();
-        let f = Forward::train(&tape, &store);
+        let f = ForwardPass::train(&tape, &store);
         let mut grads = f.backward(Loss::Mse.of(net.forward(&f, tape.constant(xb)), yb));
         world.average(&mut grads);
         opt.update(&mut store, &grads);

@@ -37,7 +37,7 @@ fn step<F: Float>(
     world: Option<&World>,
 ) -> f64 {
     let tape = Tape::new();
-    let f = Forward::train(&tape, store);
+    let f = ForwardPass::train(&tape, store);
     let loss = Loss::Mse.of(net.forward(&f, tape.constant(xb)), yb);
     let value = loss.item().to_f64();
     let mut grads = f.backward(loss);
@@ -138,7 +138,7 @@ fn different_models_fail_on_every_rank(world: &World) {
     }
     let last = world.size() - 1;
     let mut store = ParamStore::<f64>::new();
-    let d = |n| Dense::new(n).activation("sigmoid");
+    let d = |n| Dense::new(n).activation(Activation::Sigmoid);
     let width = if world.rank() == last { 21 } else { 20 };
     let _net = Sequential::new()
         .add(d(20).input_dim(2))
