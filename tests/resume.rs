@@ -186,8 +186,17 @@ fn a_checkpoint_that_does_not_fit_is_refused_and_changes_nothing() {
         m.fit(&x, &y, FitOptions::new().epochs(1).batch_size(16)).unwrap();
         m
     };
+    refuses_other_shapes(&dir, &ckpt, &trained);
+    refuses_other_optimizers(&dir, &ckpt, &trained, &x, &y);
+    refuses_other_run_settings(&dir, &ckpt, &trained);
+    refuses_files_that_are_no_checkpoint(&dir, &ckpt, &trained);
+    // and the file itself fits: the same model resumes from it
+    model(32).fit(&x, &y, options(&dir, 6).resume_from(&ckpt)).unwrap();
+}
 
-    let err = refused(&mut trained(8), options(&dir, 6), &ckpt);
+/// Weights of another shape: the file error names the tensor and both shapes.
+fn refuses_other_shapes(dir: &Path, ckpt: &Path, trained: &dyn Fn(usize) -> Model<f32, Sequential<f32>>) {
+    let err = refused(&mut trained(8), options(dir, 6), ckpt);
     let FitError::Resume(ResumeError::Weights(FileError::Shape {
         name, expected, found, ..
     })) = &err
@@ -203,10 +212,19 @@ fn a_checkpoint_that_does_not_fit_is_refused_and_changes_nothing() {
             .contains("tensor '0.kernel' has shape [2, 32], the model expects [2, 8]"),
         "{err}"
     );
+}
 
+/// Another optimizer type, or the same type with other settings.
+fn refuses_other_optimizers(
+    dir: &Path,
+    ckpt: &Path,
+    trained: &dyn Fn(usize) -> Model<f32, Sequential<f32>>,
+    x: &Tensor<f32>,
+    y: &Tensor<f32>,
+) {
     let mut sgd = trained(32);
     sgd.compile(Loss::Mse, Sgd::new(0.1).momentum(0.9));
-    let err = refused(&mut sgd, options(&dir, 6), &ckpt);
+    let err = refused(&mut sgd, options(dir, 6), ckpt);
     assert!(
         matches!(&err, FitError::Resume(ResumeError::Optimizer { checkpoint, model, .. }) if checkpoint == "Adam" && model == "Sgd"),
         "{err}"
@@ -222,23 +240,26 @@ fn a_checkpoint_that_does_not_fit_is_refused_and_changes_nothing() {
     let momentum_dir = scratch("mismatch-momentum");
     let mut with_momentum = model(32);
     with_momentum.compile(Loss::Mse, Sgd::new(0.01).momentum(0.9));
-    with_momentum.fit(&x, &y, options(&momentum_dir, 2)).unwrap();
+    with_momentum.fit(x, y, options(&momentum_dir, 2)).unwrap();
     let mut plain = trained(32);
     plain.compile(Loss::Mse, Sgd::new(0.01));
-    let err = refused(&mut plain, options(&dir, 6), &momentum_dir.join("run.ckpt"));
+    let err = refused(&mut plain, options(dir, 6), &momentum_dir.join("run.ckpt"));
     assert!(
         matches!(err, FitError::Resume(ResumeError::OptimizerState { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("has 1 buffers, Sgd keeps 0"), "{err}");
+}
 
-    let err = refused(&mut trained(32), options(&dir, 6).batch_size(32), &ckpt);
+/// Another batch size, validation split or set of callbacks.
+fn refuses_other_run_settings(dir: &Path, ckpt: &Path, trained: &dyn Fn(usize) -> Model<f32, Sequential<f32>>) {
+    let err = refused(&mut trained(32), options(dir, 6).batch_size(32), ckpt);
     assert!(
         err.to_string()
             .ends_with("the checkpoint's run has batch_size 16, this fit has 32"),
         "{err}"
     );
-    let err = refused(&mut trained(32), options(&dir, 6).validation_split(0.5), &ckpt);
+    let err = refused(&mut trained(32), options(dir, 6).validation_split(0.5), ckpt);
     assert!(
         err.to_string().ends_with("has training_samples 360, this fit has 240"),
         "{err}"
@@ -252,8 +273,8 @@ fn a_checkpoint_that_does_not_fit_is_refused_and_changes_nothing() {
     let no_early_stopping = no_early_stopping
         .schedule(StepLr::new(5, 0.7))
         .reduce_on_plateau(ReduceOnPlateau::new(0.5, 2))
-        .callback(Checkpoint::every(&ckpt, 1).resumable());
-    let err = refused(&mut trained(32), no_early_stopping, &ckpt);
+        .callback(Checkpoint::every(ckpt, 1).resumable());
+    let err = refused(&mut trained(32), no_early_stopping, ckpt);
     assert!(matches!(err, FitError::Resume(ResumeError::Callbacks { .. })), "{err}");
     assert!(
         err.to_string().contains(
@@ -261,28 +282,31 @@ fn a_checkpoint_that_does_not_fit_is_refused_and_changes_nothing() {
         ),
         "{err}"
     );
+}
 
-    // a weights-only file, a missing one, a torn one
-    let err = refused(&mut trained(32), options(&dir, 6), &dir.join("best.safetensors"));
+/// A weights-only file, a missing one, a torn one.
+fn refuses_files_that_are_no_checkpoint(
+    dir: &Path,
+    ckpt: &Path,
+    trained: &dyn Fn(usize) -> Model<f32, Sequential<f32>>,
+) {
+    let err = refused(&mut trained(32), options(dir, 6), &dir.join("best.safetensors"));
     assert!(
         matches!(err, FitError::Resume(ResumeError::NotACheckpoint { .. })),
         "{err}"
     );
-    let err = refused(&mut trained(32), options(&dir, 6), &dir.join("absent.ckpt"));
+    let err = refused(&mut trained(32), options(dir, 6), &dir.join("absent.ckpt"));
     assert!(
         matches!(err, FitError::Resume(ResumeError::File(FileError::Io { .. }))),
         "{err}"
     );
-    let bytes = std::fs::read(&ckpt).unwrap();
+    let bytes = std::fs::read(ckpt).unwrap();
     std::fs::write(dir.join("torn.ckpt"), &bytes[..bytes.len() - 9]).unwrap();
-    let err = refused(&mut trained(32), options(&dir, 6), &dir.join("torn.ckpt"));
+    let err = refused(&mut trained(32), options(dir, 6), &dir.join("torn.ckpt"));
     assert!(
         matches!(err, FitError::Resume(ResumeError::File(FileError::Format { .. }))),
         "{err}"
     );
-
-    // and the file itself fits: the same model resumes from it
-    model(32).fit(&x, &y, options(&dir, 6).resume_from(&ckpt)).unwrap();
 }
 
 #[test]
