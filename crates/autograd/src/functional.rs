@@ -13,56 +13,49 @@
 //! # Passing a function
 //!
 //! The output of `f` lives on the same tape as its input, so the single-input transforms take
-//! `for<'t> Fn(Var<'t, F>) -> Var<'t, F>` and the `_many` ones take
-//! `for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>`. Three forms satisfy that:
+//! a [`VarFn`] (`for<'t> Fn(Var<'t, F>) -> Var<'t, F>`) and the `_many` ones a [`VarsFn`]
+//! (`for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>`). Three forms satisfy that:
 //!
 //! - a closure written in the call, which may capture anything;
-//! - a `fn` item;
-//! - a closure bound with `let` whose binding states the signature: `fn(Var<'_, f64>) -> Var<'_, f64>`
-//!   when it captures nothing, `&dyn Fn(Var<'_, f64>) -> Var<'_, f64>` when it does. Such a
-//!   binding is `Copy`, so one function can go to several transforms.
+//! - a closure bound with `let`, wrapped in [`func`](crate::func) (or
+//!   [`expr`](crate::expr) for a slice of vars), which may capture anything too and is `Copy`
+//!   when its captures are, so one function can go to several transforms;
+//! - a `fn` item.
 //!
 //! ```
-//! use borel_autograd::{Tensor, Var, grad, hessian, hvp};
+//! use borel_autograd::{Tensor, Var, expr, func, grad, hessian, hessian_many, hvp};
 //! let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
 //!
 //! // Inline closure.
 //! assert_eq!(grad(|v| v.powf(3.0).sum(), &x).data(), &[3.0, 12.0]);
+//!
+//! // `let`-bound closures.
+//! let f = func(|v| v.powf(3.0).sum());
+//! let k = 2.0;
+//! let g = func(|v| (v * k).powf(3.0).sum());
+//! assert_eq!(grad(f, &x).data(), &[3.0, 12.0]);
+//! assert_eq!(hessian(f, &x).data(), &[6.0, 0.0, 0.0, 12.0]);
+//! assert_eq!(hvp(g, &x, &Tensor::ones(&[2])).data(), &[48.0, 96.0]); // 6 k^3 x
+//! let h = expr(|v| (v[0] * v[1]).sum());
+//! assert_eq!(hessian_many(h, &[Tensor::scalar(1.0), Tensor::scalar(2.0)])[0][1].item(), 1.0);
 //!
 //! // `fn` item.
 //! fn cubes(v: Var<'_, f64>) -> Var<'_, f64> {
 //!     v.powf(3.0).sum()
 //! }
 //! assert_eq!(hessian(cubes, &x).data(), &[6.0, 0.0, 0.0, 12.0]);
-//!
-//! // `let`-bound closures, with the signature on the binding.
-//! let f: fn(Var<'_, f64>) -> Var<'_, f64> = |v| v.powf(3.0).sum();
-//! let k = 2.0;
-//! let g: &dyn Fn(Var<'_, f64>) -> Var<'_, f64> = &|v| (v * k).powf(3.0).sum();
-//! assert_eq!(grad(f, &x).data(), &[3.0, 12.0]);
-//! assert_eq!(hessian(f, &x).data(), &[6.0, 0.0, 0.0, 12.0]);
-//! assert_eq!(hvp(g, &x, &Tensor::ones(&[2])).data(), &[48.0, 96.0]); // 6 k^3 x
 //! ```
 //!
-//! Without the annotation a `let`-bound closure is rejected where it is defined ("lifetime may
-//! not live long enough"): Rust infers its return type apart from its argument's lifetime
-//! unless the closure is written where a signature is expected. No signature of these
-//! functions can change that on stable Rust (closure lifetime binders,
-//! `for<'t> |v: Var<'t, f64>| -> Var<'t, f64>`, are unstable):
+//! Without `func`, a `let`-bound closure is rejected where it is defined ("lifetime may not
+//! live long enough"): Rust infers its return type apart from its argument's lifetime unless
+//! the closure is written where a signature is expected, and closure lifetime binders
+//! (`for<'t> |v: Var<'t, f64>| -> Var<'t, f64>`) are unstable. The compiler's note then
+//! points at the transform's bound, whose line says to use `func`:
 //!
 //! ```compile_fail
 //! use borel_autograd::{Tensor, Var, grad};
 //! let f = |v: Var<'_, f64>| v.powf(3.0).sum();
 //! grad(f, &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
-//! ```
-//!
-//! With several inputs the elided form has two lifetimes, so name the tape's:
-//!
-//! ```
-//! use borel_autograd::{Tensor, Var, hessian_many};
-//! let f: for<'t> fn(&[Var<'t, f64>]) -> Var<'t, f64> = |v| (v[0] * v[1]).sum();
-//! let h = hessian_many(f, &[Tensor::scalar(1.0), Tensor::scalar(2.0)]);
-//! assert_eq!(h[0][1].item(), 1.0);
 //! ```
 
 use std::slice::from_ref;
@@ -71,6 +64,7 @@ use crate::float::Float;
 use crate::shape::{Shape, numel};
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
+use crate::var_fn::{VarFn, VarsFn};
 
 #[track_caller]
 fn check_scalar<F: Float>(op: &str, y: &Var<'_, F>) {
@@ -114,7 +108,7 @@ fn check_pairs<F: Float>(op: &str, what: &str, xs: &[Tensor<F>], vs: &[Tensor<F>
 pub fn grad<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     scalar_and_grad("grad", f, x).1
 }
@@ -134,7 +128,7 @@ where
 pub fn value_and_grad<F, Fun>(f: Fun, x: &Tensor<F>) -> (F, Tensor<F>)
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     scalar_and_grad("value_and_grad", f, x)
 }
@@ -143,7 +137,7 @@ where
 fn scalar_and_grad<F, Fun>(op: &str, f: Fun, x: &Tensor<F>) -> (F, Tensor<F>)
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
@@ -162,7 +156,7 @@ where
 pub fn jacobian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
@@ -206,7 +200,7 @@ fn rows_of<'t, F: Float>(tape: &'t Tape<F>, y: Var<'t, F>, wrt: &[Var<'t, F>]) -
 pub fn hessian<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     hessian_many(|v| f(v[0]), from_ref(x)).remove(0).remove(0)
 }
@@ -227,7 +221,7 @@ where
 pub fn hessian_many<F, Fun>(f: Fun, xs: &[Tensor<F>]) -> Vec<Vec<Tensor<F>>>
 where
     F: Float,
-    Fun: for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>,
+    Fun: VarsFn<F>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     let tape = Tape::new();
     let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
@@ -256,7 +250,7 @@ where
 pub fn hvp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> Tensor<F>
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     hvp_many(|vars| f(vars[0]), from_ref(x), from_ref(v)).remove(0)
 }
@@ -278,7 +272,7 @@ where
 pub fn hvp_many<F, Fun>(f: Fun, xs: &[Tensor<F>], vs: &[Tensor<F>]) -> Vec<Tensor<F>>
 where
     F: Float,
-    Fun: for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>,
+    Fun: VarsFn<F>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     check_pairs("hvp", "vector", xs, vs);
     let tape = Tape::new();
@@ -307,7 +301,7 @@ where
 pub fn vjp<F, Fun>(f: Fun, x: &Tensor<F>, v: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
@@ -330,7 +324,7 @@ where
 pub fn jvp<F, Fun>(f: Fun, x: &Tensor<F>, u: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
 where
     F: Float,
-    Fun: for<'t> Fn(Var<'t, F>) -> Var<'t, F>,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
     check_pairs("jvp", "tangent", from_ref(x), from_ref(u));
     let tape = Tape::new();

@@ -11,6 +11,8 @@ use crate::float::Float;
 use crate::shape::{Shape, numel};
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
+use crate::var_fn::VarsFn;
+pub use crate::var_fn::expr;
 
 /// Tolerances and mode of a gradient check.
 ///
@@ -247,7 +249,7 @@ fn errors(a: f64, n: f64, ok: bool, o: &GradcheckOptions) -> (f64, f64, f64) {
 
 fn eval<Fun>(f: &Fun, xs: &[Tensor<f64>]) -> Tensor<f64>
 where
-    Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     let tape = Tape::new();
     let vars: Vec<Var<'_, f64>> = xs.iter().map(|x| tape.var(x.clone())).collect();
@@ -275,7 +277,7 @@ fn dot(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
 pub fn gradcheck<F, Fun>(f: Fun, inputs: &[Tensor<F>], opts: &GradcheckOptions) -> GradcheckReport
 where
     F: Float,
-    Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     let xs: Vec<Tensor<f64>> = inputs.iter().map(|x| x.cast()).collect();
     let reports = if opts.fast {
@@ -293,7 +295,7 @@ where
 
 fn check_full<Fun>(f: &Fun, xs: &[Tensor<f64>], o: &GradcheckOptions) -> Vec<InputReport>
 where
-    Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     // Analytic: row j of the Jacobian is the gradient seeded with the one-hot e_j.
     let tape = Tape::new();
@@ -334,7 +336,7 @@ where
 
 fn check_fast<Fun>(f: &Fun, xs: &[Tensor<f64>], o: &GradcheckOptions) -> Vec<InputReport>
 where
-    Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     let mut rng = StdRng::seed_from_u64(o.seed);
     let tape = Tape::new();
@@ -372,7 +374,7 @@ where
 pub fn gradgradcheck<F, Fun>(f: Fun, inputs: &[Tensor<F>], opts: &GradcheckOptions) -> GradcheckReport
 where
     F: Float,
-    Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
 {
     let xs: Vec<Tensor<f64>> = inputs.iter().map(|x| x.cast()).collect();
     let y_shape = eval(&f, &xs).dims();
@@ -388,19 +390,4 @@ where
     let mut report = gradcheck(first, &xs, opts);
     report.order = 2;
     report
-}
-
-/// Gives a closure the signature the checks take, so it can be stored in a variable and
-/// checked more than once. (A closure written inline in the call needs no help; one bound to
-/// a `let` otherwise gets a signature tied to one tape's lifetime, which Rust rejects.)
-///
-/// ```
-/// use borel_autograd::{GradcheckOptions, Tensor, expr, gradcheck, gradgradcheck};
-/// let f = expr(|v| (v[0] * v[1]).tanh().sum());
-/// let xs = [Tensor::from_vec(vec![0.5, -0.2], &[2]), Tensor::from_vec(vec![1.0, 2.0], &[2])];
-/// assert!(gradcheck(f, &xs, &GradcheckOptions::default()).passed);
-/// assert!(gradgradcheck(f, &xs, &GradcheckOptions::default()).passed);
-/// ```
-pub fn expr<Fun: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>>(f: Fun) -> Fun {
-    f
 }

@@ -40,7 +40,11 @@ mod param;
 pub mod shape;
 mod tape;
 mod tensor;
+mod tensor_data;
+mod tensor_literal;
 mod tensor_math;
+mod tensor_twins;
+mod var_fn;
 
 pub use anomaly::{NonFiniteOp, Pass, debug_nans, set_debug_nans};
 pub use float::Float;
@@ -57,3 +61,5 @@ pub use param::{ParamGrads, ParamId, ParamStore, ParamVars};
 pub use shape::Shape;
 pub use tape::{GradStore, Tape, Var};
 pub use tensor::Tensor;
+pub use tensor_literal::Nested;
+pub use var_fn::{VarFn, VarsFn, func};

@@ -3,9 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rand::{Rng, RngExt};
-use rand_distr::{Distribution, StandardNormal};
-
 use crate::float::Float;
 use crate::shape::{Shape, numel_for};
 
@@ -168,7 +165,12 @@ impl<F: Float> Tensor<F> {
         Self::from_parts(Storage::One(v), Shape::new())
     }
 
-    /// A tensor with every element equal to `v`.
+    /// A tensor with every element equal to `v` (PyTorch's `full`).
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// assert_eq!(Tensor::full(&[2, 2], 0.5f32).data(), &[0.5; 4]);
+    /// ```
     #[track_caller]
     pub fn full(shape: &[usize], v: F) -> Self {
         Self::filled("Tensor::full", shape, v)
@@ -192,40 +194,6 @@ impl<F: Float> Tensor<F> {
         let n = numel_for(op, shape);
         check_room::<F>(op, n);
         Self::from_parts(std::iter::repeat_n(v, n).collect(), shape.into())
-    }
-
-    /// `[0, 1, ..., n-1]` as a rank-1 tensor.
-    pub fn arange(n: usize) -> Self {
-        Self::from_fn(&[n], |i| F::from_f64(i as f64))
-    }
-
-    /// `n` evenly spaced values from `start` to `end`, both included.
-    pub fn linspace(start: f64, end: f64, n: usize) -> Self {
-        let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
-        Self::from_fn(&[n], |i| F::from_f64(start + step * i as f64))
-    }
-
-    /// Independent draws from the uniform distribution on `[low, high)`.
-    ///
-    /// ```
-    /// use borel_autograd::Tensor;
-    /// use rand::SeedableRng;
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    /// let t = Tensor::<f32>::rand_uniform(&[3, 2], -1.0, 1.0, &mut rng);
-    /// assert!(t.data().iter().all(|v| (-1.0..1.0).contains(v)));
-    /// ```
-    #[track_caller]
-    pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Self {
-        Self::from_fn(shape, |_| F::from_f64(low + (high - low) * rng.random::<f64>()))
-    }
-
-    /// Independent draws from the normal distribution `N(mean, std^2)`.
-    #[track_caller]
-    pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Self {
-        Self::from_fn(shape, |_| {
-            let z: f64 = StandardNormal.sample(rng);
-            F::from_f64(mean + std * z)
-        })
     }
 
     /// The size of each dimension.

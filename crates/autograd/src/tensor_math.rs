@@ -54,6 +54,7 @@ macro_rules! on_tape {
         $body.value()
     }};
 }
+pub(crate) use on_tape;
 
 impl<F: Float> Tensor<F> {
     /// The value of the elementwise op `op` (what the generated twins of the unary table call).
