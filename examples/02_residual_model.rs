@@ -34,17 +34,13 @@ fn huber<'t>(p: V<'t>, y: V<'t>) -> V<'t> {
     (q * (q * 0.5 - 1.0) + a).mean()
 }
 
-fn v(a: &[f32]) -> T {
-    T::from_vec(a.to_vec(), &[a.len()])
-}
-
 /// Trains on the seed's surface; returns the MSE and whether
 /// a twin loaded from the weight file predicts the same bits.
 fn run() -> (f32, bool) {
     let r = &mut StdRng::seed_from_u64(0);
-    let x = T::rand_normal(&[400, 2], 0., 1., r) * v(&[2., 1.]);
-    let c = (&x * v(&[3. * PI, 4. * PI])).cos();
-    let y = x.square() * v(&[1., 2.]) - c * v(&[0.2, 0.4]);
+    let x = T::randn(&[400, 2], r) * tensor![2., 1.];
+    let c = (&x * tensor![3. * PI, 4. * PI]).cos();
+    let y = x.square() * tensor![1., 2.] - c * tensor![0.2, 0.4];
     let y = y.sum_axes(&[-1], true);
     let x = GlobalStandardizer::fit(&x).transform(&x);
     let mut s = ParamStore::new();

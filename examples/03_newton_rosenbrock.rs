@@ -6,14 +6,8 @@
 
 use borel::autograd::*;
 
-// The checks take functions of the vars of one tape.
+// swish below is a `fn` item: the checks take functions of the vars of one tape.
 type V<'t> = Var<'t, f64>;
-
-/// f(A, b) = logsumexp(A b) + ||A||_F^2.
-fn f<'t>(v: &[V<'t>]) -> V<'t> {
-    let ab = v[0].matmul(v[1]); // [3, 4] @ [4]
-    ab.logsumexp() + v[0].square().sum()
-}
 
 /// swish(x) = x sigmoid(x) as a custom op, with
 /// swish' = swish + sigmoid (1 - swish) by hand, as Var
@@ -30,27 +24,26 @@ fn swish<'t>(v: &[V<'t>]) -> V<'t> {
     v[0].tape().custom_var(op, v)
 }
 
-fn rosen(v: V<'_>) -> V<'_> {
-    let x = v.slice(0, 0, 1);
-    // 10 (y - x^2): its square is the 100 (y - x^2)^2 term.
-    let y = (v.slice(0, 1, 2) - x.square()) * 10.0;
-    ((1.0 - x).square() + y.square()).sum()
-}
-
 /// The checks (each panics with its report if it fails), then ten Newton steps from
 /// (-1.2, 1); returns the distance to the minimum (1, 1).
 fn run() -> f64 {
+    // f(A, b) = logsumexp(A b) + ||A||_F^2, A: [3, 4], b: [4].
+    let f = expr(|v| v[0].matmul(v[1]).logsumexp() + v[0].square().sum());
     let o = GradcheckOptions::default();
-    let t = |i: usize| (i as f64).sin() * 3.0;
-    let a = Tensor::from_fn(&[3, 4], t);
-    let ab = [a, Tensor::from_fn(&[4], t)];
+    let a = (Tensor::arange(12).sin() * 3.0).reshape(&[3, 4]);
+    let ab = [a, Tensor::arange(4).sin() * 3.0];
     gradcheck(f, &ab, &o).assert();
     gradgradcheck(f, &ab, &o).assert();
     // swish, at the entries of A.
     gradcheck(swish, &ab[..1], &o).assert();
     gradgradcheck(swish, &ab[..1], &o).assert();
-    let x0 = vec![-1.2, 1.0];
-    let mut p = Tensor::from_vec(x0, &[2, 1]);
+    let rosen = func(|v| {
+        let x = v.slice(0, 0, 1);
+        // 10 (y - x^2): its square is the 100 (y - x^2)^2 term.
+        let y = (v.slice(0, 1, 2) - x.square()) * 10.0;
+        ((x - 1.0).square() + y.square()).sum()
+    });
+    let mut p = tensor![[-1.2], [1.0]];
     for _ in 0..10 {
         let h = hessian(rosen, &p).to_vec();
         // H^-1 = adj(H) / det(H) for a 2x2 H.

@@ -11,11 +11,10 @@ type T = Tensor<f32>;
 /// the index of their center.
 fn blobs(c: &[[f32; 2]], n: usize, seed: u64) -> (T, T) {
     let r = &mut StdRng::seed_from_u64(seed);
-    let m = c.len() * n;
-    let z = T::rand_normal(&[m, 2], 0., 0.7, r);
-    let mu = T::from_fn(&[m, 2], |i| c[i / 2 / n][i % 2]);
-    let y = T::from_fn(&[m, 1], |i| (i / n) as f32);
-    (z + mu, y)
+    let label: Vec<usize> = (0..c.len() * n).map(|i| i / n).collect();
+    let z = T::rand_normal(&[label.len(), 2], 0., 0.7, r);
+    let y = T::from_fn(&[label.len(), 1], |i| label[i] as f32);
+    (z + T::from(c).index_select(0, &label), y)
 }
 
 /// Accuracy on fresh samples of a linear classifier fitted

@@ -7,16 +7,12 @@ type T = Tensor<f32>;
 use borel::prelude::*;
 use std::f32::consts::PI;
 
-fn v(a: &[f32]) -> T {
-    T::from_vec(a.to_vec(), &[a.len()])
-}
-
 /// The seed's surface at 1000 points, x standardized.
 fn data() -> (T, T) {
     let r = &mut StdRng::seed_from_u64(0);
-    let x = T::rand_normal(&[1000, 2], 0., 1., r) * v(&[2., 1.]);
-    let c = (&x * v(&[3. * PI, 4. * PI])).cos();
-    let y = x.square() * v(&[1., 2.]) - c * v(&[0.2, 0.4]);
+    let x = T::randn(&[1000, 2], r) * tensor![2., 1.];
+    let c = (&x * tensor![3. * PI, 4. * PI]).cos();
+    let y = x.square() * tensor![1., 2.] - c * tensor![0.2, 0.4];
     (GlobalStandardizer::fit(&x).transform(&x), y.sum_axes(&[-1], true))
 }
 

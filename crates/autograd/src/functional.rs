@@ -137,7 +137,7 @@ where
 fn scalar_and_grad<F, Fun>(op: &str, f: Fun, x: &Tensor<F>) -> (F, Tensor<F>)
 where
     F: Float,
-    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
+    Fun: VarFn<F>,
 {
     let tape = Tape::new();
     let xv = tape.var(x.clone());

@@ -249,7 +249,7 @@ fn errors(a: f64, n: f64, ok: bool, o: &GradcheckOptions) -> (f64, f64, f64) {
 
 fn eval<Fun>(f: &Fun, xs: &[Tensor<f64>]) -> Tensor<f64>
 where
-    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
+    Fun: VarsFn<f64>,
 {
     let tape = Tape::new();
     let vars: Vec<Var<'_, f64>> = xs.iter().map(|x| tape.var(x.clone())).collect();
@@ -295,7 +295,7 @@ where
 
 fn check_full<Fun>(f: &Fun, xs: &[Tensor<f64>], o: &GradcheckOptions) -> Vec<InputReport>
 where
-    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
+    Fun: VarsFn<f64>,
 {
     // Analytic: row j of the Jacobian is the gradient seeded with the one-hot e_j.
     let tape = Tape::new();
@@ -336,7 +336,7 @@ where
 
 fn check_fast<Fun>(f: &Fun, xs: &[Tensor<f64>], o: &GradcheckOptions) -> Vec<InputReport>
 where
-    Fun: VarsFn<f64>, // a closure bound with `let`? write `let f = expr(|v| ...);`
+    Fun: VarsFn<f64>,
 {
     let mut rng = StdRng::seed_from_u64(o.seed);
     let tape = Tape::new();

@@ -85,6 +85,21 @@ impl<F: Float, T: ?Sized + for<'t> Fn(&[Var<'t, F>]) -> Var<'t, F>> VarsFn<F> fo
 /// assert_eq!(value, 1f64.sin());
 /// assert_eq!(grad(f, &x), slope);
 /// ```
+///
+/// Where the body puts a number first (`1.0 - x`), Rust cannot tell yet whether it is an
+/// `f32` or an `f64` and asks for the type; name it on the argument:
+///
+/// ```
+/// use borel_autograd::{Tensor, Var, func, grad};
+/// let f = func(|x: Var<f64>| (1.0 - x).square().sum());
+/// assert_eq!(grad(f, &Tensor::scalar(3.0)).item(), 4.0);
+/// ```
+///
+/// ```compile_fail
+/// use borel_autograd::{Tensor, func, grad};
+/// let f = func(|x| (1.0 - x).square().sum()); // type annotations needed
+/// assert_eq!(grad(f, &Tensor::scalar(3.0)).item(), 4.0);
+/// ```
 pub fn func<F: Float, Fun: VarFn<F>>(f: Fun) -> Fun {
     f
 }
