@@ -101,8 +101,18 @@ twins! {
     t();
     /// Reorders the axes (`perm[i]` is the input axis that becomes axis `i`), as
     /// [`Var::permute`].
+    ///
+    /// ```
+    /// use borel_autograd::{Tensor, tensor};
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3, 4]).permute(&[2, 0, 1]).shape(), &[4, 2, 3]);
+    /// ```
     permute(perm: &[usize]);
     /// Removes an axis of size 1, as [`Var::squeeze`].
+    ///
+    /// ```
+    /// use borel_autograd::{Tensor, tensor};
+    /// assert_eq!(Tensor::<f32>::zeros(&[3, 1]).squeeze(1).shape(), &[3]);
+    /// ```
     squeeze(axis: isize);
     /// Inserts an axis of size 1 (`x[:, None]` for axis 1), as [`Var::unsqueeze`].
     ///
@@ -112,17 +122,47 @@ twins! {
     /// ```
     unsqueeze(axis: isize);
     /// `[n, everything else]`, as [`Var::flatten`].
+    ///
+    /// ```
+    /// use borel_autograd::{Tensor, tensor};
+    /// assert_eq!(Tensor::<f32>::zeros(&[8, 2, 3]).flatten().shape(), &[8, 6]);
+    /// ```
     flatten();
     /// Repeats along axes of size 1 to `shape` (NumPy broadcasting), as [`Var::broadcast_to`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![1.0, 2.0].broadcast_to(&[2, 2]).data(), &[1.0, 2.0, 1.0, 2.0]);
+    /// ```
     broadcast_to(shape: &[usize]);
     /// Zeros around along `axis`, as [`Var::pad`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![1.0, 2.0].pad(0, 1, 2).data(), &[0.0, 1.0, 2.0, 0.0, 0.0]);
+    /// ```
     pad(axis: isize, before: usize, after: usize);
     /// Sums axes away until the shape is `shape` (the adjoint of broadcasting), as
     /// [`Var::sum_to_size`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![[1.0, 2.0], [3.0, 4.0]].sum_to_size(&[1, 2]).data(), &[4.0, 6.0]);
+    /// ```
     sum_to_size(shape: &[usize]);
     /// `log(sum(exp(x)))` of all elements, computed stably, as [`Var::logsumexp`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![0.0, 0.0].logsumexp().item(), 2f64.ln());
+    /// ```
     logsumexp();
     /// `logsumexp` over `axes`, as [`Var::logsumexp_axes`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![[0.0, 0.0], [1.0, 1.0]].logsumexp_axes(&[1], false).data(), &[2f64.ln(), 1.0 + 2f64.ln()]);
+    /// ```
     logsumexp_axes(axes: &[isize], keepdim: bool);
     /// Softmax along `axis`, as [`Var::softmax`].
     ///
@@ -133,16 +173,47 @@ twins! {
     /// ```
     softmax(axis: isize);
     /// `log(softmax(x))` along `axis`, computed stably, as [`Var::log_softmax`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![0.0, 0.0].log_softmax(0).data(), &[-(2f64.ln()), -(2f64.ln())]);
+    /// ```
     log_softmax(axis: isize);
     /// Leaky ReLU, as [`Var::leaky_relu`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![-2.0, 3.0].leaky_relu(0.5).data(), &[-1.0, 3.0]);
+    /// ```
     leaky_relu(alpha: F);
     /// ELU, as [`Var::elu`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![0.0, 2.0].elu(1.0).data(), &[0.0, 2.0]);
+    /// ```
     elu(alpha: F);
     /// GELU (exact, with erf), as [`Var::gelu`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![0.0].gelu().item(), 0.0);
+    /// ```
     gelu();
     /// GELU's tanh approximation, as [`Var::gelu_tanh`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// let x = tensor![1.0f64];
+    /// assert!((x.gelu_tanh().item() - x.gelu().item()).abs() < 1e-3);
+    /// ```
     gelu_tanh();
     /// SiLU (swish), `x sigmoid(x)`, as [`Var::silu`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![0.0].silu().item(), 0.0);
+    /// ```
     silu();
 }
 
