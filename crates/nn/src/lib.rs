@@ -41,7 +41,7 @@ mod weights;
 pub use activation::{Activation, UnknownActivation};
 pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
-pub use init::Init;
+pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
 pub use param::{ForwardPass, ParamBuilder};

@@ -211,6 +211,22 @@ impl<F: Float> Tape<F> {
         f()
     }
 
+    /// Turns recording off (`false`) or back on, until changed again: PyTorch's
+    /// `torch.set_grad_enabled`, for code where [`Tape::no_grad`]'s closure is in the way.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(3.0));
+    /// tape.set_grad_enabled(false);
+    /// assert!(!(x * x).requires_grad());
+    /// tape.set_grad_enabled(true);
+    /// assert!((x * x).requires_grad());
+    /// ```
+    pub fn set_grad_enabled(&self, on: bool) {
+        self.recording.set(on);
+    }
+
     /// Records `op` applied to the nodes `inputs`; computes its value now.
     #[track_caller]
     #[inline]
