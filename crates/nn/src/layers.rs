@@ -6,15 +6,17 @@ use crate::activation::Activation;
 use crate::init::{Init, InitPreset};
 use crate::param::{ForwardPass, ParamBuilder};
 
-/// A piece of forward code with parameters in a [`ParamStore`].
+/// A piece of forward code with parameters in a [`ParamStore`]. The float type `F` defaults to
+/// `f32` (PyTorch's default dtype), as it does for [`ForwardPass`], `Var` and `Tensor`: `impl
+/// Module for Net` with `ForwardPass<'t>` and `Var<'t>` is the `f32` module.
 ///
 /// ```
 /// use borel_autograd::{ParamId, ParamStore, Tensor, Var};
 /// use borel_nn::{Dense, DenseModule, ForwardPass, Init, Module, ParamBuilder};
 /// // A user's own module: a dense layer plus a learned scalar gate on a skip connection.
 /// struct Gated { dense: DenseModule, gate: ParamId }
-/// impl Module<f32> for Gated {
-///     fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+/// impl Module for Gated {
+///     fn forward<'t>(&self, fw: &ForwardPass<'t>, x: Var<'t>) -> Var<'t> {
 ///         self.dense.forward(fw, x).tanh() + x * fw.param(self.gate)
 ///     }
 ///     fn params(&self) -> Vec<ParamId> {
@@ -27,7 +29,7 @@ use crate::param::{ForwardPass, ParamBuilder};
 /// let y = m.predict(&store, &Tensor::ones(&[5, 2]));
 /// assert_eq!(y.shape(), &[5, 2]);
 /// ```
-pub trait Module<F: Float> {
+pub trait Module<F: Float = f32> {
     /// The forward pass on the pass's tape. A panic inside it (a programming error: shapes
     /// that do not fit) is reported at the line that called `forward` (or `predict`, or
     /// `Model::fit`), in every implementation.
@@ -89,7 +91,7 @@ pub trait Module<F: Float> {
 /// let net = Sequential::new().add(Dense::new(3).input_dim(2)).add(Double).build(&mut store, 0);
 /// assert!(net.summary(&store).contains("double (Double)"));
 /// ```
-pub trait LayerSpec<F: Float> {
+pub trait LayerSpec<F: Float = f32> {
     /// The layer's type, as `summary()` shows it (`Dense`, `Dropout`); its lower-case form
     /// names the layers (`dense`, `dense_1`).
     fn kind(&self) -> &'static str;

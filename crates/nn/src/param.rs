@@ -20,7 +20,7 @@ use crate::init::{Init, InitPreset};
 /// assert_eq!(store.num_params(), 9);
 /// # let _ = layer;
 /// ```
-pub struct ParamBuilder<'a, F: Float> {
+pub struct ParamBuilder<'a, F: Float = f32> {
     store: &'a mut ParamStore<F>,
     rng: RngRef<'a>,
     prefix: String,
@@ -116,7 +116,7 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
 /// let grads = fw.backward(y.sum());
 /// assert_eq!(grads[layer.kernel()].shape(), &[2, 1]);
 /// ```
-pub struct ForwardPass<'t, F: Float> {
+pub struct ForwardPass<'t, F: Float = f32> {
     tape: &'t Tape<F>,
     params: ParamVars<'t, F>,
     training: bool,

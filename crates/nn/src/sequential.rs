@@ -24,7 +24,7 @@ use borel_autograd::{ParamId, ParamStore};
 /// assert_eq!(store.num_params(), 501);
 /// assert!(model.summary(&store).contains("Total params: 501"));
 /// ```
-pub struct SequentialBuilder<F: Float> {
+pub struct SequentialBuilder<F: Float = f32> {
     specs: Vec<Box<dyn LayerSpec<F>>>,
     name: String,
     preset: InitPreset,
@@ -39,7 +39,7 @@ struct Built<F: Float> {
 }
 
 /// A built stack of layers.
-pub struct Sequential<F: Float> {
+pub struct Sequential<F: Float = f32> {
     layers: Vec<Built<F>>,
     input_dim: usize,
     name: String,
