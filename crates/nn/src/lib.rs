@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod derive;
 mod init;
 mod layers;
 pub mod loss;
@@ -40,7 +41,10 @@ mod weights;
 
 pub use activation::{Activation, UnknownActivation};
 pub use borel_autograd::io::FileError;
-pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
+pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
+/// `#[derive(Module)]`: see [`Params`] for an example.
+pub use borel_derive::Module;
+pub use derive::Params;
 pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
