@@ -38,7 +38,7 @@ def run():
     waves = torch.cos(x * torch.tensor([3 * math.pi, 4 * math.pi]))
     y = x.square() * torch.tensor([1.0, 2.0]) - waves * torch.tensor([0.2, 0.4])
     y = y.sum(dim=-1, keepdim=True)
-    x = (x - x.mean()) / x.std(unbiased=False)
+    x = (x - x.mean()) / x.std(correction=0)
     net = Residual()
     opt = torch.optim.AdamW(net.parameters(), lr=0.01)
     for _ in range(3000):
