@@ -74,7 +74,8 @@ def main():
     assert adam < 1e-2, f"max error after Adam {adam}"
     # after 5000 Adam steps the error is already near 2e-5: L-BFGS divides
     # it by about 8 here (by about 19 after only 1000 Adam steps)
-    assert lbfgs < 1e-4 and lbfgs < adam, f"L-BFGS took the error from {adam} to {lbfgs}"
+    assert lbfgs < 1e-4, f"max error after L-BFGS {lbfgs}"
+    assert lbfgs < adam, f"L-BFGS took the error from {adam} to {lbfgs}"
 
 
 if __name__ == "__main__":

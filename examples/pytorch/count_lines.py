@@ -20,30 +20,35 @@ def test_function_lines(lines):
     """The numbers of the lines of each `#[test]` function, from the attribute to the
     closing brace."""
     excluded = set()
-    start = None
-    depth = 0
+    inside, opened, depth = False, False, 0
     for number, line in enumerate(lines):
         code = STRING_LITERAL.sub('""', line)
-        if start is None and code.strip() == "#[test]":
-            start, depth, opened = number, 0, False
-        if start is None:
+        if not inside and code.strip() == "#[test]":
+            inside, opened, depth = True, False, 0
+        if not inside:
             continue
         excluded.add(number)
         depth += code.count("{") - code.count("}")
         opened = opened or "{" in code
         if opened and depth == 0:
-            start = None
+            inside = False
     return excluded
+
+
+def code_lines(lines, excluded, comment):
+    """How many lines are neither excluded, blank nor comment-only."""
+    return sum(
+        1
+        for number, line in enumerate(lines)
+        if number not in excluded
+        and line.strip()
+        and not line.strip().startswith(comment)
+    )
 
 
 def rust_lines(path):
     lines = path.read_text().splitlines()
-    tests = test_function_lines(lines)
-    return sum(
-        1
-        for number, line in enumerate(lines)
-        if number not in tests and line.strip() and not line.strip().startswith("//")
-    )
+    return code_lines(lines, test_function_lines(lines), "//")
 
 
 def docstring_lines(source):
@@ -53,20 +58,15 @@ def docstring_lines(source):
         if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)):
             continue
         first = node.body[0] if node.body else None
-        is_string = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-        if is_string and isinstance(first.value.value, str):
+        value = first.value if isinstance(first, ast.Expr) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
             excluded.update(range(first.lineno - 1, first.end_lineno))
     return excluded
 
 
 def python_lines(path):
     source = path.read_text()
-    docstrings = docstring_lines(source)
-    return sum(
-        1
-        for number, line in enumerate(source.splitlines())
-        if number not in docstrings and line.strip() and not line.strip().startswith("#")
-    )
+    return code_lines(source.splitlines(), docstring_lines(source), "#")
 
 
 def main():
