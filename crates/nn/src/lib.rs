@@ -1,7 +1,8 @@
 //! # borel-nn
 //!
 //! Modules built on the Borel tape: [`Dense`] with Keras' semantics and defaults,
-//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], initializers,
+//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], [`BatchNorm`]
+//! and [`LayerNorm`], initializers,
 //! losses, and safetensors weight files.
 //!
 //! Parameters live in a [`ParamStore`], outside the tape; a forward pass places them on a
@@ -34,6 +35,7 @@ mod activation;
 mod init;
 mod layers;
 pub mod loss;
+mod norm;
 mod param;
 mod sequential;
 mod weights;
@@ -44,6 +46,7 @@ pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
 pub use init::Init;
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
+pub use norm::{BatchNorm, BatchNormModule, LayerNorm, LayerNormModule};
 pub use param::{ForwardPass, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
 pub use weights::{Layout, WeightFile};
