@@ -25,6 +25,8 @@ pub enum Layout {
     /// as `X.weight` with shape `[out, in]` (transposed), as in `nn.Linear`; a
     /// [`crate::BatchNorm`]'s `gamma`, `beta`, `moving_mean`, `moving_variance` as `weight`,
     /// `bias`, `running_mean`, `running_var` (as in `nn.BatchNorm1d`); other names are unchanged.
+    /// PyTorch's int64 `num_batches_tracked` loads (exactly); Borel writes it as a float,
+    /// which `load_state_dict` casts back.
     PyTorch,
 }
 

@@ -125,3 +125,33 @@ fn batch_norm_and_layer_norm_match_pytorch() {
         assert_eq!(store.snapshot(), before, "{name}: inference changed the store");
     }
 }
+
+/// A trained PyTorch `nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))`'s state_dict (its
+/// `num_batches_tracked` an int64 scalar) loads one to one into the same Borel model, whose
+/// inference then gives PyTorch's output.
+#[test]
+fn a_pytorch_state_dict_with_batch_norm_loads_one_to_one() {
+    use borel_nn::{Dense, Layout, Sequential, WeightFile};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut store = ParamStore::<f32>::new();
+    let model = Sequential::new()
+        .add(Dense::new(3).input_dim(2))
+        .add(BatchNorm::pytorch())
+        .build(&mut store, 0);
+    store
+        .load(dir.join("batch_norm_state_dict.safetensors"), Layout::PyTorch)
+        .unwrap();
+    assert_eq!(store.get(store.find("1.num_batches_tracked").unwrap()).item(), 3.0);
+    let expected: Value = serde_json::from_str(include_str!("fixtures/batch_norm_state_dict.json")).unwrap();
+    let x = tensor(&numbers(&expected["x"]), &[4, 2]);
+    assert_close("inference after loading", &model.predict(&store, &x), &expected["y"]);
+    let mut f64_store = ParamStore::<f64>::new();
+    let _twin = Sequential::new()
+        .add(Dense::new(3).input_dim(2))
+        .add(BatchNorm::pytorch())
+        .build(&mut f64_store, 0);
+    let err = f64_store
+        .load(dir.join("batch_norm_state_dict.safetensors"), Layout::PyTorch)
+        .unwrap_err();
+    assert!(err.to_string().contains("is f32, the model is f64"), "{err}");
+}
