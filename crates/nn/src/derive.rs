@@ -3,6 +3,7 @@
 use borel_autograd::{Float, ParamId};
 
 use crate::layers::{DenseModule, Module};
+use crate::norm::{BatchNormModule, LayerNormModule};
 use crate::sequential::Sequential;
 
 /// Something that holds parameters: a layer, a [`ParamId`], a module, or a collection of them.
@@ -91,11 +92,19 @@ impl Params for ParamId {
     }
 }
 
-impl Params for DenseModule {
-    fn collect_params(&self, ids: &mut Vec<ParamId>) {
-        ids.extend(self.params());
-    }
+/// The built layers: their parameters (and buffers) are what `Module::params` lists, whatever
+/// the float type.
+macro_rules! built_layers {
+    ($($layer:ty),* $(,)?) => {$(
+        impl Params for $layer {
+            fn collect_params(&self, ids: &mut Vec<ParamId>) {
+                ids.extend(<$layer as Module<f32>>::params(self));
+            }
+        }
+    )*};
 }
+
+built_layers!(DenseModule, BatchNormModule, LayerNormModule);
 
 impl<F: Float> Params for Sequential<F> {
     fn collect_params(&self, ids: &mut Vec<ParamId>) {

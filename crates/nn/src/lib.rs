@@ -1,7 +1,8 @@
 //! # borel-nn
 //!
 //! Modules built on the Borel tape: [`Dense`] with Keras' semantics and defaults,
-//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], initializers,
+//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], [`BatchNorm`]
+//! and [`LayerNorm`], initializers,
 //! losses, and safetensors weight files.
 //!
 //! Parameters live in a [`ParamStore`], outside the tape; a forward pass places them on a
@@ -35,6 +36,7 @@ mod derive;
 mod init;
 mod layers;
 pub mod loss;
+mod norm;
 mod param;
 mod sequential;
 mod weights;
@@ -48,6 +50,7 @@ pub use derive::Params;
 pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
+pub use norm::{BatchNorm, BatchNormModule, LayerNorm, LayerNormModule};
 pub use param::{ForwardPass, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
 pub use weights::{Layout, WeightFile};

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVars, Tape, Var};
+use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVars, Tape, Tensor, Var};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -96,6 +96,30 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
         self.store.add(&full, value, true)
     }
 
+    /// Creates a non-trainable buffer `prefix + name` holding `value`, set by training passes
+    /// (a batch norm's running mean) and counted among the non-trainable parameters, as Keras
+    /// counts them; `counted: false` keeps it out of the counts (PyTorch's
+    /// `num_batches_tracked`, which Keras does not have).
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// use borel_nn::{ParamBuilder, ParamStore};
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mut b = ParamBuilder::new(&mut store, 0);
+    /// b.buffer("running_var", Tensor::ones(&[4]), true);
+    /// b.buffer("num_batches_tracked", Tensor::zeros(&[]), false);
+    /// assert_eq!((store.num_params(), store.num_trainable()), (4, 0));
+    /// ```
+    #[track_caller]
+    pub fn buffer(&mut self, name: &str, value: Tensor<F>, counted: bool) -> ParamId {
+        let full = format!("{}{name}", self.prefix);
+        if counted {
+            self.store.add(&full, value, false)
+        } else {
+            self.store.add_uncounted(&full, value)
+        }
+    }
+
     /// The store being filled.
     pub fn store(&self) -> &ParamStore<F> {
         self.store
@@ -121,6 +145,8 @@ pub struct ForwardPass<'t, F: Float = f32> {
     params: ParamVars<'t, F>,
     training: bool,
     rng: RefCell<StdRng>,
+    /// Buffer values set by this pass, in the order set (the last for an id wins).
+    buffers: RefCell<Vec<(ParamId, Tensor<F>)>>,
 }
 
 impl<'t, F: Float> ForwardPass<'t, F> {
@@ -141,6 +167,7 @@ impl<'t, F: Float> ForwardPass<'t, F> {
             params: store.vars(tape),
             training,
             rng: RefCell::new(StdRng::seed_from_u64(0)),
+            buffers: RefCell::new(Vec::new()),
         }
     }
 
@@ -182,12 +209,66 @@ impl<'t, F: Float> ForwardPass<'t, F> {
     /// [`ParamId`], ready for an optimizer's `update`.
     #[track_caller]
     pub fn backward(&self, loss: Var<'t, F>) -> ParamGrads<F> {
-        self.params.backward(loss)
+        self.with_buffers(self.params.backward(loss))
     }
 
     /// The parameters' gradients moved out of a [`GradStore`] (when the backward pass was run
     /// by hand).
     pub fn grads(&self, grads: GradStore<F>) -> ParamGrads<F> {
-        self.params.grads(grads)
+        self.with_buffers(self.params.grads(grads))
+    }
+
+    /// The current value of the buffer `id` in this pass: the last value set by
+    /// [`ForwardPass::set_buffer`], else the store's.
+    ///
+    /// ```
+    /// use borel_autograd::{ParamStore, Tape, Tensor};
+    /// use borel_nn::ForwardPass;
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mean = store.add("running_mean", Tensor::zeros(&[2]), false);
+    /// let tape = Tape::new();
+    /// let fw = ForwardPass::train(&tape, &store);
+    /// fw.set_buffer(mean, Tensor::ones(&[2]));
+    /// assert_eq!(fw.buffer(mean).data(), &[1.0, 1.0]);
+    /// let grads = fw.backward(tape.constant(Tensor::scalar(0.0)));
+    /// store.apply_buffers(&grads); // what every optimizer's update does first
+    /// assert_eq!(store.get(mean).data(), &[1.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn buffer(&self, id: ParamId) -> Tensor<F> {
+        let set = self.buffers.borrow();
+        match set.iter().rev().find(|(i, _)| *i == id) {
+            Some((_, v)) => v.clone(),
+            None => self.params.get(id).value(),
+        }
+    }
+
+    /// Sets the buffer `id` (a running statistic) to `value` for the rest of this pass; the
+    /// gradients from [`ForwardPass::backward`] carry it to the store, where the optimizer's
+    /// update writes it (or [`ForwardPass::write_buffers`] without an optimizer).
+    #[track_caller]
+    pub fn set_buffer(&self, id: ParamId, value: Tensor<F>) {
+        let current = self.params.get(id).shape();
+        assert!(
+            value.shape() == current.as_slice(),
+            "ForwardPass::set_buffer: value of shape {:?} for a buffer of shape {:?}",
+            value.shape(),
+            current.as_slice()
+        );
+        self.buffers.borrow_mut().push((id, value));
+    }
+
+    /// Writes the buffers this pass set into `store` (running statistics recomputed by
+    /// training-mode passes without a backward pass or an optimizer).
+    #[track_caller]
+    pub fn write_buffers(&self, store: &mut ParamStore<F>) {
+        store.apply_buffers(&self.with_buffers(ParamGrads::new(store)));
+    }
+
+    fn with_buffers(&self, mut grads: ParamGrads<F>) -> ParamGrads<F> {
+        for (id, value) in self.buffers.borrow().iter() {
+            grads.set_buffer(*id, value.clone());
+        }
+        grads
     }
 }

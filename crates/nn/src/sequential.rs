@@ -96,7 +96,8 @@ impl<F: Float> Sequential<F> {
         out += &row("Layer (type)", "Output Shape", "Param #", "┃");
         out += &bar("┡", "╇", "┩", "━");
         for (i, l) in self.layers.iter().enumerate() {
-            let count: usize = l.module.params().iter().map(|&p| store.get(p).numel()).sum();
+            let counted = l.module.params().into_iter().filter(|&p| store.is_counted(p));
+            let count: usize = counted.map(|p| store.get(p).numel()).sum();
             out += &row(
                 &format!("{} ({})", l.name, l.kind),
                 &format!("(None, {})", l.out_features),
