@@ -43,14 +43,9 @@ fn run() -> f64 {
         let y = (v.slice(0, 1, 2) - x.square()) * 10.0;
         ((x - 1.0).square() + y.square()).sum()
     });
-    let mut p = tensor![[-1.2], [1.0]];
+    let mut p = tensor![-1.2, 1.0];
     for _ in 0..10 {
-        let h = hessian(rosen, &p).to_vec();
-        // H^-1 = adj(H) / det(H) for a 2x2 H.
-        let adj = vec![h[3], -h[1], -h[2], h[0]];
-        let inv = Tensor::from_vec(adj, &[2, 2]);
-        let det = h[0] * h[3] - h[1] * h[2];
-        p = &p - &inv.matmul(&grad(rosen, &p)) / det;
+        p = &p - &hessian(rosen, &p).solve(&grad(rosen, &p));
     }
     (&p - 1.0).abs().max().item()
 }

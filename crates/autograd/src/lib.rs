@@ -53,6 +53,7 @@ pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgrad
 pub use ops::Operand;
 pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};
 pub use ops::dense::DenseAct;
+pub use ops::linalg::LinalgError;
 // For benchmarks and tuning, not for models: the default is chosen by benchmark.
 #[doc(hidden)]
 pub use ops::gemm::gemm_kernel;

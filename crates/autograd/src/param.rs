@@ -27,6 +27,8 @@ use crate::float::Float;
 use crate::tape::{GradStore, Tape, Var};
 use crate::tensor::Tensor;
 
+mod buffers;
+
 /// A parameter's identity: a number no other parameter of the process has, where it sits in
 /// its store, and which store made it.
 ///
@@ -113,11 +115,13 @@ impl Ids {
 /// assert_eq!(store.num_params(), 6);
 /// ```
 #[derive(Debug)]
-pub struct ParamStore<F: Float> {
+pub struct ParamStore<F: Float = f32> {
     ids: Ids,
     names: Vec<String>,
     values: Vec<Tensor<F>>,
     trainable: Vec<bool>,
+    /// Whether `num_params` counts it (not a counter such as `num_batches_tracked`).
+    counted: Vec<bool>,
 }
 
 /// A copy with a store number of its own: the ids of the parameters it holds now resolve in
@@ -132,6 +136,7 @@ impl<F: Float> Clone for ParamStore<F> {
             names: self.names.clone(),
             values: self.values.clone(),
             trainable: self.trainable.clone(),
+            counted: self.counted.clone(),
         }
     }
 }
@@ -150,6 +155,7 @@ impl<F: Float> ParamStore<F> {
             names: Vec::new(),
             values: Vec::new(),
             trainable: Vec::new(),
+            counted: Vec::new(),
         }
     }
 
@@ -168,6 +174,7 @@ impl<F: Float> ParamStore<F> {
         self.names.push(name.to_string());
         self.values.push(value);
         self.trainable.push(trainable);
+        self.counted.push(true);
         id
     }
 
@@ -191,19 +198,6 @@ impl<F: Float> ParamStore<F> {
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
-    }
-
-    /// Total number of scalar parameters.
-    pub fn num_params(&self) -> usize {
-        self.values.iter().map(Tensor::numel).sum()
-    }
-
-    /// Number of scalar parameters that training updates.
-    pub fn num_trainable(&self) -> usize {
-        self.ids()
-            .filter(|&id| self.is_trainable(id))
-            .map(|id| self.get(id).numel())
-            .sum()
     }
 
     /// The value of a parameter.
@@ -362,7 +356,7 @@ impl<'t, F: Float> ParamVars<'t, F> {
     /// The gradient of every trainable parameter that the backward pass reached, moved out
     /// of `grads` (the others have no entry).
     pub fn grads(&self, mut grads: GradStore<F>) -> ParamGrads<F> {
-        let taken = self
+        let taken: Vec<_> = self
             .vars
             .iter()
             .zip(&self.trainable)
@@ -370,6 +364,7 @@ impl<'t, F: Float> ParamVars<'t, F> {
             .collect();
         ParamGrads {
             ids: self.ids.clone(),
+            buffers: vec![None; taken.len()],
             grads: taken,
         }
     }
@@ -408,9 +403,11 @@ impl<'t, F: Float> std::ops::Index<ParamId> for ParamVars<'t, F> {
 /// assert!(grads.get(unused).is_none());
 /// ```
 #[derive(Clone, Debug)]
-pub struct ParamGrads<F: Float> {
+pub struct ParamGrads<F: Float = f32> {
     ids: Ids,
     grads: Vec<Option<Tensor<F>>>,
+    /// New values of non-trainable buffers set by the forward pass (running statistics).
+    buffers: Vec<Option<Tensor<F>>>,
 }
 
 impl<F: Float> ParamGrads<F> {
@@ -429,6 +426,7 @@ impl<F: Float> ParamGrads<F> {
         ParamGrads {
             ids: store.ids.clone(),
             grads: vec![None; store.len()],
+            buffers: vec![None; store.len()],
         }
     }
 

@@ -18,6 +18,7 @@
 
 use std::borrow::Borrow;
 
+use crate::LinalgError;
 use crate::float::Float;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
@@ -208,6 +209,29 @@ twins! {
     /// assert!((x.gelu_tanh().item() - x.gelu().item()).abs() < 1e-3);
     /// ```
     gelu_tanh();
+    /// The inverse of each square matrix (batched over leading dims), as [`Var::inv`]; panics
+    /// on a singular matrix ([`Tensor::inv_ex`] returns the error instead).
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![[2.0, 0.0], [0.0, 4.0]].inv(), tensor![[0.5, 0.0], [0.0, 0.25]]);
+    /// ```
+    inv();
+    /// The determinant of each square matrix, as [`Var::det`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![[2.0, 1.0], [1.0, 3.0]].det().item(), 5.0);
+    /// ```
+    det();
+    /// The lower Cholesky factor of each symmetric positive-definite matrix, as
+    /// [`Var::cholesky`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert_eq!(tensor![[4.0, 2.0], [2.0, 2.0]].cholesky(), tensor![[2.0, 0.0], [1.0, 1.0]]);
+    /// ```
+    cholesky();
     /// SiLU (swish), `x sigmoid(x)`, as [`Var::silu`].
     ///
     /// ```
@@ -261,6 +285,76 @@ impl<F: Float> Tensor<F> {
         let tape = Tape::new();
         let vars = constants(&tape, xs);
         Var::stack(&vars, axis).value()
+    }
+}
+
+impl<F: Float> Tensor<F> {
+    /// `X` with `self X = b` (batched; `b` a vector or a matrix), as [`Var::solve`]: a Newton
+    /// step without forming the inverse. Panics on a singular matrix ([`Tensor::solve_ex`]
+    /// returns the error instead).
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// let x = tensor![[2.0, 1.0], [1.0, 3.0]].solve(&tensor![3.0, 5.0]);
+    /// assert!(x.max_abs_diff(&tensor![0.8, 1.4]) < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn solve(&self, b: &Tensor<F>) -> Tensor<F> {
+        on_tape!(a = self, b = b => a.solve(b))
+    }
+
+    /// [`Tensor::solve`] that returns a singular matrix as an error (data, not a programming
+    /// error), as [`Var::solve_ex`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert!(tensor![[1.0, 2.0], [2.0, 4.0]].solve_ex(&tensor![1.0, 1.0]).is_err());
+    /// ```
+    #[track_caller]
+    pub fn solve_ex(&self, b: &Tensor<F>) -> Result<Tensor<F>, LinalgError> {
+        let tape = Tape::new();
+        let (a, b) = (tape.constant(self.clone()), tape.constant(b.clone()));
+        a.solve_ex(b).map(|x| x.value())
+    }
+
+    /// [`Tensor::inv`] that returns a singular matrix as an error, as [`Var::inv_ex`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert!(tensor![[1.0, 2.0], [2.0, 4.0]].inv_ex().is_err());
+    /// ```
+    #[track_caller]
+    pub fn inv_ex(&self) -> Result<Tensor<F>, LinalgError> {
+        let tape = Tape::new();
+        tape.constant(self.clone()).inv_ex().map(|x| x.value())
+    }
+
+    /// [`Tensor::cholesky`] that returns a matrix that is not positive-definite as an error,
+    /// as [`Var::cholesky_ex`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// assert!(tensor![[1.0, 2.0], [2.0, 1.0]].cholesky_ex().is_err());
+    /// ```
+    #[track_caller]
+    pub fn cholesky_ex(&self) -> Result<Tensor<F>, LinalgError> {
+        let tape = Tape::new();
+        tape.constant(self.clone()).cholesky_ex().map(|x| x.value())
+    }
+
+    /// The sign and the log of the absolute determinant of each square matrix, as
+    /// [`Var::slogdet`].
+    ///
+    /// ```
+    /// use borel_autograd::tensor;
+    /// let (sign, logabsdet) = tensor![[0.0, 2.0], [1.0, 0.0]].slogdet();
+    /// assert_eq!((sign.item(), logabsdet.item()), (-1.0, 2f64.ln()));
+    /// ```
+    #[track_caller]
+    pub fn slogdet(&self) -> (Tensor<F>, Tensor<F>) {
+        let tape = Tape::new();
+        let (sign, logabsdet) = tape.constant(self.clone()).slogdet();
+        (sign.value(), logabsdet.value())
     }
 }
 

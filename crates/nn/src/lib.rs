@@ -1,7 +1,8 @@
 //! # borel-nn
 //!
 //! Modules built on the Borel tape: [`Dense`] with Keras' semantics and defaults,
-//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], initializers,
+//! [`Activation`]s, [`Sequential`] with a Keras-style `summary()`, [`Dropout`], [`BatchNorm`]
+//! and [`LayerNorm`], initializers,
 //! losses, and safetensors weight files.
 //!
 //! Parameters live in a [`ParamStore`], outside the tape; a forward pass places them on a
@@ -31,19 +32,25 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod derive;
 mod init;
 mod layers;
 pub mod loss;
+mod norm;
 mod param;
 mod sequential;
 mod weights;
 
 pub use activation::{Activation, UnknownActivation};
 pub use borel_autograd::io::FileError;
-pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
-pub use init::Init;
+pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
+/// `#[derive(Module)]`: see [`Params`] for an example.
+pub use borel_derive::Module;
+pub use derive::Params;
+pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
+pub use norm::{BatchNorm, BatchNormModule, LayerNorm, LayerNormModule};
 pub use param::{ForwardPass, ParamBuilder};
 pub use sequential::{Sequential, SequentialBuilder};
 pub use weights::{Layout, WeightFile};

@@ -3,11 +3,11 @@
 
 use std::cell::RefCell;
 
-use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVars, Tape, Var};
+use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVars, Tape, Tensor, Var};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::init::Init;
+use crate::init::{Init, InitPreset};
 
 /// Registers parameters under a name prefix, initializing them from one seeded generator.
 ///
@@ -20,10 +20,11 @@ use crate::init::Init;
 /// assert_eq!(store.num_params(), 9);
 /// # let _ = layer;
 /// ```
-pub struct ParamBuilder<'a, F: Float> {
+pub struct ParamBuilder<'a, F: Float = f32> {
     store: &'a mut ParamStore<F>,
     rng: RngRef<'a>,
     prefix: String,
+    preset: InitPreset,
 }
 
 enum RngRef<'a> {
@@ -38,6 +39,7 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
             store,
             rng: RngRef::Owned(Box::new(StdRng::seed_from_u64(seed))),
             prefix: String::new(),
+            preset: InitPreset::Keras,
         }
     }
 
@@ -52,7 +54,33 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
             store: self.store,
             rng,
             prefix,
+            preset: self.preset,
         }
+    }
+
+    /// The same builder with layers initialized as `preset`'s framework does, where a layer
+    /// sets no initializer of its own (default [`InitPreset::Keras`]); sub-builders inherit it.
+    ///
+    /// ```
+    /// use borel_nn::{Dense, InitPreset, ParamBuilder, ParamStore};
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mut b = ParamBuilder::new(&mut store, 0).init_preset(InitPreset::PyTorch);
+    /// let layer = Dense::new(2).build(&mut b, "fc", 100);
+    /// assert!(store.get(layer.kernel()).data().iter().all(|w| w.abs() <= 0.1));
+    /// ```
+    pub fn init_preset(mut self, preset: InitPreset) -> Self {
+        self.preset = preset;
+        self
+    }
+
+    /// The initialization preset layers built here follow.
+    pub fn preset(&self) -> InitPreset {
+        self.preset
+    }
+
+    /// The prefix of the names made here (`encoder.dense1.`; empty at the top).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Creates a trainable parameter `prefix + name` of `shape`, with fans taken from the
@@ -66,6 +94,30 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
         let value = init.sample(shape, rng);
         let full = format!("{}{name}", self.prefix);
         self.store.add(&full, value, true)
+    }
+
+    /// Creates a non-trainable buffer `prefix + name` holding `value`, set by training passes
+    /// (a batch norm's running mean) and counted among the non-trainable parameters, as Keras
+    /// counts them; `counted: false` keeps it out of the counts (PyTorch's
+    /// `num_batches_tracked`, which Keras does not have).
+    ///
+    /// ```
+    /// use borel_autograd::Tensor;
+    /// use borel_nn::{ParamBuilder, ParamStore};
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mut b = ParamBuilder::new(&mut store, 0);
+    /// b.buffer("running_var", Tensor::ones(&[4]), true);
+    /// b.buffer("num_batches_tracked", Tensor::zeros(&[]), false);
+    /// assert_eq!((store.num_params(), store.num_trainable()), (4, 0));
+    /// ```
+    #[track_caller]
+    pub fn buffer(&mut self, name: &str, value: Tensor<F>, counted: bool) -> ParamId {
+        let full = format!("{}{name}", self.prefix);
+        if counted {
+            self.store.add(&full, value, false)
+        } else {
+            self.store.add_uncounted(&full, value)
+        }
     }
 
     /// The store being filled.
@@ -88,11 +140,13 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
 /// let grads = fw.backward(y.sum());
 /// assert_eq!(grads[layer.kernel()].shape(), &[2, 1]);
 /// ```
-pub struct ForwardPass<'t, F: Float> {
+pub struct ForwardPass<'t, F: Float = f32> {
     tape: &'t Tape<F>,
     params: ParamVars<'t, F>,
     training: bool,
     rng: RefCell<StdRng>,
+    /// Buffer values set by this pass, in the order set (the last for an id wins).
+    buffers: RefCell<Vec<(ParamId, Tensor<F>)>>,
 }
 
 impl<'t, F: Float> ForwardPass<'t, F> {
@@ -113,6 +167,7 @@ impl<'t, F: Float> ForwardPass<'t, F> {
             params: store.vars(tape),
             training,
             rng: RefCell::new(StdRng::seed_from_u64(0)),
+            buffers: RefCell::new(Vec::new()),
         }
     }
 
@@ -154,12 +209,66 @@ impl<'t, F: Float> ForwardPass<'t, F> {
     /// [`ParamId`], ready for an optimizer's `update`.
     #[track_caller]
     pub fn backward(&self, loss: Var<'t, F>) -> ParamGrads<F> {
-        self.params.backward(loss)
+        self.with_buffers(self.params.backward(loss))
     }
 
     /// The parameters' gradients moved out of a [`GradStore`] (when the backward pass was run
     /// by hand).
     pub fn grads(&self, grads: GradStore<F>) -> ParamGrads<F> {
-        self.params.grads(grads)
+        self.with_buffers(self.params.grads(grads))
+    }
+
+    /// The current value of the buffer `id` in this pass: the last value set by
+    /// [`ForwardPass::set_buffer`], else the store's.
+    ///
+    /// ```
+    /// use borel_autograd::{ParamStore, Tape, Tensor};
+    /// use borel_nn::ForwardPass;
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mean = store.add("running_mean", Tensor::zeros(&[2]), false);
+    /// let tape = Tape::new();
+    /// let fw = ForwardPass::train(&tape, &store);
+    /// fw.set_buffer(mean, Tensor::ones(&[2]));
+    /// assert_eq!(fw.buffer(mean).data(), &[1.0, 1.0]);
+    /// let grads = fw.backward(tape.constant(Tensor::scalar(0.0)));
+    /// store.apply_buffers(&grads); // what every optimizer's update does first
+    /// assert_eq!(store.get(mean).data(), &[1.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn buffer(&self, id: ParamId) -> Tensor<F> {
+        let set = self.buffers.borrow();
+        match set.iter().rev().find(|(i, _)| *i == id) {
+            Some((_, v)) => v.clone(),
+            None => self.params.get(id).value(),
+        }
+    }
+
+    /// Sets the buffer `id` (a running statistic) to `value` for the rest of this pass; the
+    /// gradients from [`ForwardPass::backward`] carry it to the store, where the optimizer's
+    /// update writes it (or [`ForwardPass::write_buffers`] without an optimizer).
+    #[track_caller]
+    pub fn set_buffer(&self, id: ParamId, value: Tensor<F>) {
+        let current = self.params.get(id).shape();
+        assert!(
+            value.shape() == current.as_slice(),
+            "ForwardPass::set_buffer: value of shape {:?} for a buffer of shape {:?}",
+            value.shape(),
+            current.as_slice()
+        );
+        self.buffers.borrow_mut().push((id, value));
+    }
+
+    /// Writes the buffers this pass set into `store` (running statistics recomputed by
+    /// training-mode passes without a backward pass or an optimizer).
+    #[track_caller]
+    pub fn write_buffers(&self, store: &mut ParamStore<F>) {
+        store.apply_buffers(&self.with_buffers(ParamGrads::new(store)));
+    }
+
+    fn with_buffers(&self, mut grads: ParamGrads<F>) -> ParamGrads<F> {
+        for (id, value) in self.buffers.borrow().iter() {
+            grads.set_buffer(*id, value.clone());
+        }
+        grads
     }
 }

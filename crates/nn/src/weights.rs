@@ -13,6 +13,7 @@ use borel_autograd::{Float, Tensor};
 use borel_autograd::ParamStore;
 
 use crate::layers::{Dense, ParamNames};
+use crate::norm::NORM_PARAM_NAMES;
 
 /// How parameter names and kernel layouts map to the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,13 +22,16 @@ pub enum Layout {
     #[default]
     Borel,
     /// PyTorch's names, as each layer gives them: a [`crate::Dense`]'s `X.kernel` is stored
-    /// as `X.weight` with shape `[out, in]` (transposed), as in `nn.Linear`; other names are
-    /// unchanged.
+    /// as `X.weight` with shape `[out, in]` (transposed), as in `nn.Linear`; a
+    /// [`crate::BatchNorm`]'s `gamma`, `beta`, `moving_mean`, `moving_variance` as `weight`,
+    /// `bias`, `running_mean`, `running_var` (as in `nn.BatchNorm1d`); other names are unchanged.
+    /// PyTorch's int64 `num_batches_tracked` loads (exactly); Borel writes it as a float,
+    /// which `load_state_dict` casts back.
     PyTorch,
 }
 
 /// Every layer's parameter names in each layout.
-const LAYERS: [&[ParamNames]; 1] = [&Dense::PARAM_NAMES];
+const LAYERS: [&[ParamNames]; 2] = [&Dense::PARAM_NAMES, &NORM_PARAM_NAMES];
 
 /// The names of the layer parameter `name` ends with (`X.kernel`), with its stem (`X`).
 fn layer_param(name: &str) -> Option<(&str, ParamNames)> {

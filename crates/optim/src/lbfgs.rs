@@ -237,6 +237,7 @@ impl<F: Float, C: FnMut(&ParamStore<F>) -> (F, ParamGrads<F>)> Problem<'_, F, C>
                  optimized (compute them from the store it is given)"
             );
         }
+        self.store.apply_buffers(&grads);
         let mut flat = Vec::with_capacity(self.store.num_trainable());
         for id in self.store.ids().filter(|&id| self.store.is_trainable(id)) {
             let shape = self.store.get(id).shape();

@@ -80,6 +80,8 @@ pub trait Optimizer<F: Float>: Send + Sync {
     /// One step: updates every trainable parameter of `store` that has a gradient in
     /// `grads`. Frozen parameters and parameters without a gradient are left as they are,
     /// with their buffers and their own step count (as PyTorch skips a `grad` of `None`).
+    /// First it writes the running statistics that the training pass set (a batch norm's
+    /// running mean and variance, carried in `grads`: [`ParamStore::apply_buffers`]).
     ///
     /// Panics at the caller's line when `grads` are the gradients of another store.
     ///
@@ -186,13 +188,13 @@ pub(crate) fn set_checked<F: Float>(
 }
 
 /// The start of every update: checks that `grads` are the gradients of `store` (panics at
-/// the caller's line naming optimizer `name` otherwise), then counts the step; returns the
-/// count.
+/// the caller's line naming optimizer `name` otherwise), writes the buffer values they carry (running
+/// statistics set by a training pass), then counts the step; returns the count.
 #[track_caller]
 pub(crate) fn begin_update<F: Float>(
     name: &str,
     state: &mut State<F>,
-    store: &ParamStore<F>,
+    store: &mut ParamStore<F>,
     grads: &ParamGrads<F>,
 ) -> u64 {
     if !grads.is_for(store) {
@@ -201,6 +203,7 @@ pub(crate) fn begin_update<F: Float>(
              (compute them from this store's vars, or update the store they came from)"
         );
     }
+    store.apply_buffers(grads);
     state.next_step()
 }
 

@@ -318,6 +318,9 @@ fn tensor_of<F: Float>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<Tensor<F>, FileError> {
+    if dtype == Dtype::I64 && is_counter(name, shape) {
+        return counter_of(name, bytes, path);
+    }
     if dtype != dtype_of::<F>() {
         return Err(FileError::Dtype {
             path: path.into(),
@@ -342,4 +345,29 @@ fn tensor_of<F: Float>(
         );
         format_error(path, message)
     })
+}
+
+/// Whether a tensor is a batch counter PyTorch keeps as an int64 scalar (a batch norm's
+/// `num_batches_tracked`): the one integer tensor a weight file of floats may hold.
+fn is_counter(name: &str, shape: &[usize]) -> bool {
+    shape.is_empty() && name.rsplit('.').next() == Some("num_batches_tracked")
+}
+
+/// A counter's int64 value as a float scalar, refused unless `F` holds it exactly.
+fn counter_of<F: Float>(name: &str, bytes: &[u8], path: &Path) -> Result<Tensor<F>, FileError> {
+    let Ok(le) = <[u8; 8]>::try_from(bytes) else {
+        return Err(format_error(
+            path,
+            format!("tensor '{name}' of dtype i64 does not fit its {} bytes", bytes.len()),
+        ));
+    };
+    let n = i64::from_le_bytes(le);
+    let value = F::from_f64(n as f64);
+    if value.to_f64() != n as f64 || (n as f64) as i64 != n {
+        return Err(FileError::Mismatch {
+            path: path.into(),
+            message: format!("counter '{name}' = {n} is not exactly a {}", F::NAME),
+        });
+    }
+    Ok(Tensor::scalar(value))
 }

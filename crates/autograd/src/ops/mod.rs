@@ -10,6 +10,7 @@
 //! | `reduce.rs` | sum, max, min and the composite mean |
 //! | `softmax.rs` | the composites logsumexp, softmax, log_softmax |
 //! | `matmul.rs` | matrix products, `dot` |
+//! | `linalg.rs` | solve, inv, det, slogdet, cholesky (batched small dense matrices) |
 //! | `dense.rs` | the fused dense layer `act(x w + b)` |
 //! | `shape_ops.rs` | reshape, permute, broadcast, slice, pad and friends |
 //! | `concat.rs` | concat and stack (nodes of the shape family) |
@@ -28,6 +29,7 @@ pub(crate) mod dense;
 pub(crate) mod gemm;
 pub(crate) mod index;
 pub(crate) mod kernels;
+pub(crate) mod linalg;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape_ops;
@@ -51,6 +53,7 @@ pub(crate) use binary::Binary;
 pub(crate) use custom::Custom;
 pub(crate) use dense::Dense;
 pub(crate) use index::IndexOp;
+pub(crate) use linalg::Linalg;
 pub(crate) use matmul::MatMul;
 pub(crate) use reduce::Reduce;
 pub(crate) use shape_ops::ShapeOp;
@@ -163,6 +166,8 @@ families! {
     Where(Where),
     Reduce(Reduce),
     MatMul(MatMul),
+    /// Inputs: A, and B for solve.
+    Linalg(Linalg),
     /// Inputs: x, w and optionally b.
     Dense(Dense),
     Shape(ShapeOp),

@@ -1,0 +1,246 @@
+//! Linear algebra on small dense matrices, with PyTorch's `torch.linalg` names and batching
+//! (every leading dim is a batch of matrices): `solve`, `inv`, `det`, `slogdet`, `cholesky`,
+//! and `solve_ex`, `inv_ex`, `cholesky_ex`, which return a singular or indefinite matrix as a
+//! [`LinalgError`] instead of panicking.
+//!
+//! Each backward rule is written with the family's own ops and matrix products (solve's uses
+//! a solve with the transpose), so gradients exist to any order:
+//!
+//! | op | forward | backward (`G` the output's gradient) |
+//! |---|---|---|
+//! | `solve` | `X = A^-1 B` | `gB = A^-T G`, `gA = -gB X^T` |
+//! | `inv` | `Y = A^-1` | `gA = -Y^T G Y^T` |
+//! | `det` | `d = det A` | `gA = G d A^-T` |
+//! | `slogdet` | `log abs det A` | `gA = G A^-T` (the sign has no gradient) |
+//! | `cholesky` | `L`, `A = L L^T` | `S = L^-T Phi(L^T G) L^-1`, `gA = (S + S^T) / 2`, `Phi` the lower triangle with the diagonal halved |
+
+use std::borrow::Cow;
+
+mod lu;
+
+use lu::Lu;
+
+use crate::float::Float;
+use crate::ops::{EngineExt, Family, Grads, Op, ShapeOp};
+use crate::shape::Axes;
+use crate::tape::Engine;
+use crate::tensor::Tensor;
+
+/// A singular or indefinite matrix met by a `_ex` op: data, not a programming error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinalgError {
+    /// A matrix has no inverse (LU found no non-zero pivot in a column).
+    #[error("{op}: matrix {index} of the input of shape {shape:?} is singular (no non-zero pivot in column {column})")]
+    Singular {
+        /// The op.
+        op: &'static str,
+        /// The shape of the matrices' input.
+        shape: Vec<usize>,
+        /// The matrix, in row-major order over the batch dims.
+        index: usize,
+        /// The column without a pivot.
+        column: usize,
+    },
+    /// A matrix is not symmetric positive definite (Cholesky met a non-positive pivot).
+    #[error(
+        "{op}: matrix {index} of the input of shape {shape:?} is not positive definite (its leading minor of order {order} is not)"
+    )]
+    NotPositiveDefinite {
+        /// The op.
+        op: &'static str,
+        /// The shape of the matrices' input.
+        shape: Vec<usize>,
+        /// The matrix, in row-major order over the batch dims.
+        index: usize,
+        /// The order of the first leading minor that is not positive definite (from 1).
+        order: usize,
+    },
+}
+
+/// The linalg ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Linalg {
+    /// Inputs `A`, `B`: `X` with `A X = B`, or `A^T X = B` when `transposed` (backward's).
+    Solve {
+        transposed: bool,
+    },
+    Inv,
+    Det,
+    /// `log |det A|`, the second output of `slogdet`.
+    LogAbsDet,
+    Cholesky,
+}
+
+impl Linalg {
+    /// Every op a user calls, for the property-test list.
+    #[cfg(test)]
+    const ALL: [Linalg; 5] = [
+        Linalg::Solve { transposed: false },
+        Linalg::Inv,
+        Linalg::Det,
+        Linalg::LogAbsDet,
+        Linalg::Cholesky,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Linalg::Solve { .. } => "solve",
+            Linalg::Inv => "inv",
+            Linalg::Det => "det",
+            Linalg::LogAbsDet => "slogdet",
+            Linalg::Cholesky => "cholesky",
+        }
+    }
+}
+
+/// The batch dims and the order `n` of the square matrices of shape `s`; panics naming `op`
+/// and the shape otherwise.
+#[track_caller]
+fn square(op: &str, s: &[usize]) -> (Vec<usize>, usize) {
+    match s {
+        [batch @ .., r, c] if r == c => (batch.to_vec(), *r),
+        _ => panic!("{op}: needs square matrices [..., n, n], got shape {s:?}"),
+    }
+}
+
+/// `f(index, matrix of a, matrix of b)` for each matrix of the batch, in f64; the results
+/// concatenated into a tensor of `shape`, or the first error.
+fn per_matrix<F: Float>(
+    a: &Tensor<F>,
+    b: Option<&Tensor<F>>,
+    shape: &[usize],
+    mut f: impl FnMut(usize, &[f64], &[f64]) -> Result<Vec<f64>, LinalgError>,
+) -> Result<Tensor<F>, LinalgError> {
+    let (batch, n) = square("linalg", a.shape());
+    let count: usize = batch.iter().product();
+    let wide = |t: &Tensor<F>| t.data().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    let (da, db) = (wide(a), b.map(wide).unwrap_or_default());
+    let kb = db.len() / count.max(1);
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for i in 0..count {
+        let mb = if b.is_some() {
+            &db[i * kb..(i + 1) * kb]
+        } else {
+            &[][..]
+        };
+        out.extend(f(i, &da[i * n * n..(i + 1) * n * n], mb)?);
+    }
+    Ok(Tensor::from_vec(out.into_iter().map(F::from_f64).collect(), shape))
+}
+
+/// The factorization of matrix `index` of an input of `shape`, or the error naming it when
+/// it is singular.
+fn invertible(op: &'static str, shape: &[usize], index: usize, m: &[f64], n: usize) -> Result<Lu, LinalgError> {
+    let lu = Lu::new(m, n);
+    match lu.zero_pivot {
+        Some(column) => Err(LinalgError::Singular {
+            op,
+            shape: shape.to_vec(),
+            index,
+            column,
+        }),
+        None => Ok(lu),
+    }
+}
+
+impl<F: Float> Family<F> for Linalg {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(self.label())
+    }
+
+    #[track_caller]
+    fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
+        let (a, op) = (x[0], self.label());
+        let (batch, n) = square(op, a.shape());
+        let shape = a.shape();
+        let out = match *self {
+            Linalg::Solve { transposed } => {
+                let k = x[1].shape()[x[1].rank() - 1];
+                per_matrix(a, Some(x[1]), x[1].shape(), |i, m, b| {
+                    Ok(invertible(op, shape, i, m, n)?.solve(b, k, transposed))
+                })
+            }
+            Linalg::Inv => {
+                let eye: Vec<f64> = (0..n * n).map(|e| f64::from(u8::from(e / n == e % n))).collect();
+                per_matrix(a, None, shape, |i, m, _| {
+                    Ok(invertible(op, shape, i, m, n)?.solve(&eye, n, false))
+                })
+            }
+            Linalg::Det => per_matrix(a, None, &batch, |_, m, _| Ok(vec![Lu::new(m, n).det()])),
+            Linalg::LogAbsDet => per_matrix(a, None, &batch, |_, m, _| Ok(vec![Lu::new(m, n).slogdet().1])),
+            Linalg::Cholesky => per_matrix(a, None, shape, |index, m, _| {
+                lu::cholesky(m, n).map_err(|order| LinalgError::NotPositiveDefinite {
+                    op,
+                    shape: shape.to_vec(),
+                    index,
+                    order,
+                })
+            }),
+        };
+        match out {
+            Ok(t) => t,
+            Err(e) => panic!("{e}; {op}_ex returns this as an error"),
+        }
+    }
+
+    fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+        let a = x[0];
+        let mm = |p: &E::V, q: &E::V, ta: bool, tb: bool| e.apply(Op::MatMul(super::MatMul { ta, tb }), &[p, q]);
+        let solve = |t: bool, b: &E::V| e.apply(Op::from(Linalg::Solve { transposed: t }), &[a, b]);
+        let ga = match *self {
+            Linalg::Solve { transposed } => {
+                let gb = solve(!transposed, &g);
+                let ga = if transposed {
+                    mm(y, &gb, false, true)
+                } else {
+                    mm(&gb, y, false, true)
+                };
+                return smallvec::smallvec![needs[0].then(|| e.neg(&ga)), needs[1].then_some(gb)];
+            }
+            Linalg::Inv => e.neg(&mm(&mm(y, &g, true, false), y, false, true)),
+            Linalg::Det | Linalg::LogAbsDet => {
+                let shape = e.shape(a);
+                let (batch, n) = square(self.label(), &shape);
+                let eye = Tensor::from_fn(&shape, |i| F::from_f64(f64::from(u8::from(i % (n * n) % (n + 1) == 0))));
+                let inv_t = solve(true, &e.constant(eye));
+                let per = if *self == Linalg::Det { e.mul(&g, y) } else { g };
+                let per = e.reshape(&per, [batch, vec![1, 1]].concat().as_slice().into());
+                e.mul(&per, &inv_t)
+            }
+            Linalg::Cholesky => {
+                let n = e.shape(a)[e.shape(a).len() - 1];
+                let phi = Tensor::from_fn(&e.shape(a), |i| {
+                    let (r, c) = (i % (n * n) / n, i % n);
+                    F::from_f64(if r > c {
+                        1.0
+                    } else if r == c {
+                        0.5
+                    } else {
+                        0.0
+                    })
+                });
+                let p = e.mul_const(&mm(y, &g, true, false), phi);
+                let l_solve = |b: &E::V| e.apply(Op::from(Linalg::Solve { transposed: true }), &[y, b]);
+                let s = transpose(e, &l_solve(&transpose(e, &l_solve(&p))));
+                e.affine(
+                    &e.apply_binary(super::Binary::Add, &s, &transpose(e, &s)),
+                    F::from_f64(0.5),
+                    F::ZERO,
+                )
+            }
+        };
+        smallvec::smallvec![needs[0].then_some(ga)]
+    }
+}
+
+/// The matrices of `v` transposed (its last two dims swapped).
+fn transpose<F: Float, E: Engine<F>>(e: &E, v: &E::V) -> E::V {
+    let r = e.shape(v).len();
+    let mut perm: Axes = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    e.apply(Op::Shape(ShapeOp::Permute(perm)), &[v])
+}
+
+mod methods;
+#[cfg(test)]
+mod tests;
