@@ -25,9 +25,9 @@ fn loss(net: &Sequential<f64>, store: &ParamStore<f64>) -> (f64, ParamGrads<f64>
     let u = net.forward(&fw, x);
     let ux = tape.grad(u.sum(), &[x], true)[0];
     let uxx = tape.grad(ux.sum(), &[x], true)[0];
-    let r = (uxx + x.sin()).square().mean();
+    let residual = (uxx + x.sin()).square().mean();
     let ub = net.forward(&fw, tape.constant(col(2))).square();
-    let loss = r + ub.mean();
+    let loss = residual + ub.mean();
     (loss.item(), fw.backward(loss))
 }
 

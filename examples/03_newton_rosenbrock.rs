@@ -7,21 +7,21 @@
 use borel::autograd::*;
 
 // swish below is a `fn` item: the checks take functions of the vars of one tape.
-type V<'t> = Var<'t, f64>;
+type Var64<'t> = Var<'t, f64>;
 
 /// swish(x) = x sigmoid(x) as a custom op, with
 /// swish' = swish + sigmoid (1 - swish) by hand, as Var
 /// code: so it can be differentiated again.
-fn swish<'t>(v: &[V<'t>]) -> V<'t> {
+fn swish<'t>(inputs: &[Var64<'t>]) -> Var64<'t> {
     let op = CustomVarFn::new(
         "swish",
         |x| x[0] * &x[0].sigmoid(),
-        |x, y, g| {
-            let s = x[0].sigmoid();
-            vec![g * (y + s * (1.0 - y))]
+        |x, y, grad_y| {
+            let sigmoid = x[0].sigmoid();
+            vec![grad_y * (y + sigmoid * (1.0 - y))]
         },
     );
-    v[0].tape().custom_var(op, v)
+    inputs[0].tape().custom_var(op, inputs)
 }
 
 /// The checks (each panics with its report if it fails), then ten Newton steps from
@@ -29,25 +29,25 @@ fn swish<'t>(v: &[V<'t>]) -> V<'t> {
 fn run() -> f64 {
     // f(A, b) = logsumexp(A b) + ||A||_F^2, A: [3, 4], b: [4].
     let f = expr(|v| v[0].matmul(v[1]).logsumexp() + v[0].square().sum());
-    let o = GradcheckOptions::default();
+    let options = GradcheckOptions::default();
     let a = (Tensor::arange(12).sin() * 3.0).reshape(&[3, 4]);
-    let ab = [a, Tensor::arange(4).sin() * 3.0];
-    gradcheck(f, &ab, &o).assert();
-    gradgradcheck(f, &ab, &o).assert();
+    let a_and_b = [a, Tensor::arange(4).sin() * 3.0];
+    gradcheck(f, &a_and_b, &options).assert();
+    gradgradcheck(f, &a_and_b, &options).assert();
     // swish, at the entries of A.
-    gradcheck(swish, &ab[..1], &o).assert();
-    gradgradcheck(swish, &ab[..1], &o).assert();
+    gradcheck(swish, &a_and_b[..1], &options).assert();
+    gradgradcheck(swish, &a_and_b[..1], &options).assert();
     let rosen = func(|v| {
         let x = v.slice(0, 0, 1);
         // 10 (y - x^2): its square is the 100 (y - x^2)^2 term.
         let y = (v.slice(0, 1, 2) - x.square()) * 10.0;
         ((x - 1.0).square() + y.square()).sum()
     });
-    let mut p = tensor![-1.2, 1.0];
+    let mut point = tensor![-1.2, 1.0];
     for _ in 0..10 {
-        p = &p - &hessian(rosen, &p).solve(&grad(rosen, &p));
+        point = &point - &hessian(rosen, &point).solve(&grad(rosen, &point));
     }
-    (&p - 1.0).abs().max().item()
+    (&point - 1.0).abs().max().item()
 }
 
 fn main() {

@@ -9,34 +9,36 @@ use std::f32::consts::PI;
 
 /// The seed's surface at 1000 points, x standardized.
 fn data() -> (T, T) {
-    let r = &mut StdRng::seed_from_u64(0);
-    let x = T::randn(&[1000, 2], r) * tensor![2., 1.];
-    let c = (&x * tensor![3. * PI, 4. * PI]).cos();
-    let y = x.square() * tensor![1., 2.] - c * tensor![0.2, 0.4];
+    let rng = &mut StdRng::seed_from_u64(0);
+    let x = T::randn(&[1000, 2], rng) * tensor![2., 1.];
+    let waves = (&x * tensor![3. * PI, 4. * PI]).cos();
+    let y = x.square() * tensor![1., 2.] - waves * tensor![0.2, 0.4];
     (GlobalStandardizer::fit(&x).transform(&x), y.sum_axes(&[-1], true))
 }
 
 /// Predictions after `e` epochs of `fit` and of the loop.
-fn run(e: usize) -> [Vec<u8>; 2] {
+fn run(epochs: usize) -> [Vec<u8>; 2] {
     let (x, y) = data();
-    let mut s = ParamStore::new();
-    let d = || Dense::new(20).activation(Activation::Sigmoid);
-    let seq = Sequential::new().add(d().input_dim(2)).add(d());
-    let net = seq.add(Dense::new(1)).build(&mut s, 0);
-    let mut m = Model::new(net, s.clone());
-    m.compile(Loss::Mse, RmsProp::keras());
-    let o = FitOptions::new().epochs(e).batch_size(64);
-    m.fit(&x, &y, o.seed(7)).unwrap();
+    let mut store = ParamStore::new();
+    let sigmoid = || Dense::new(20).activation(Activation::Sigmoid);
+    let layers = Sequential::new().add(sigmoid().input_dim(2)).add(sigmoid());
+    let net = layers.add(Dense::new(1)).build(&mut store, 0);
+    let mut model = Model::new(net, store.clone());
+    model.compile(Loss::Mse, RmsProp::keras());
+    let options = FitOptions::new().epochs(epochs).batch_size(64);
+    model.fit(&x, &y, options.seed(7)).unwrap();
     let mut opt = RmsProp::keras();
-    let mut dl = DataLoader::new(&x, &y, 64).shuffle(7);
-    for (xb, yb) in (0..e).flat_map(|_| dl.epoch().collect::<Vec<_>>()) {
-        let t = Tape::new();
-        let f = ForwardPass::train(&t, &s);
-        let p = m.module().forward(&f, t.constant(xb));
-        opt.update(&mut s, &f.backward(Loss::Mse.of(p, yb)));
+    let mut loader = DataLoader::new(&x, &y, 64).shuffle(7);
+    for _ in 0..epochs {
+        for (xb, yb) in loader.epoch() {
+            let tape = Tape::new();
+            let fw = ForwardPass::train(&tape, &store);
+            let pred = model.module().forward(&fw, tape.constant(xb));
+            opt.update(&mut store, &fw.backward(Loss::Mse.of(pred, yb)));
+        }
     }
-    let a = m.predict(&x).unwrap();
-    [a, m.module().predict(&s, &x)].map(|p| p.to_le_bytes())
+    let by_fit = model.predict(&x).unwrap();
+    [by_fit, model.module().predict(&store, &x)].map(|pred| pred.to_le_bytes())
 }
 
 #[test]
