@@ -17,9 +17,9 @@ fn seed_net(model: Model, store: &mut ParamStore<f32>) -> Sequential<f32> {
     let mut b = Sequential::new();
     for (i, &units) in dims[1..].iter().enumerate() {
         let act = match model.act(i) {
-            Act::None => "linear",
-            Act::Sigmoid => "sigmoid",
-            Act::Relu => "relu",
+            Act::None => Activation::Linear,
+            Act::Sigmoid => Activation::Sigmoid,
+            Act::Relu => Activation::Relu,
         };
         b = b.add(Dense::new(units).activation(act));
     }
