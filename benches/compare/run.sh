@@ -34,12 +34,14 @@ for t in 1 2; do
   for n in 64 256 1024; do REPS=$reps "$bin/borel-steps" matmul $n | tag; done
   REPS=$reps "$bin/peer-handwritten" matmul | sed 's/bench=matmul/bench=matmul n=1024/' | tag
   REPS=$reps "$bin/borel-steps" chain | tag
+  REPS=$reps "$bin/borel-steps" pinn | tag
   if [ -x "$py" ]; then
     numpy numpy_gemm.py 64 256 1024 | tag
     "$py" torch_steps.py $t | tag
     for m in A B C; do
       taskset -c 0-$((t - 1)) "$py" jax_seed_step.py $m | tag
     done
+    taskset -c 0-$((t - 1)) "$py" jax_pinn_step.py | tag
   fi
 done | tee -a "$log" >&2
 python3 table.py < "$log"

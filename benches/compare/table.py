@@ -22,7 +22,8 @@ for t in sorted({k[0] for k in med}):
     for bench, what, unit, fmt in [("small", "linear", "us_per_step", "{:.1f} us"), ("small", "sigmoid", "us_per_step", "{:.1f} us"),
                                    ("small", "relu", "us_per_step", "{:.1f} us"), ("large", "", "ms_per_step", "{:.2f} ms"),
                                    ("matmul", "64", "gflops", "{:.1f} GFLOP/s"), ("matmul", "256", "gflops", "{:.1f} GFLOP/s"),
-                                   ("matmul", "1024", "gflops", "{:.1f} GFLOP/s"), ("chain", "", "ns_per_op", "{:.0f} ns")]:
+                                   ("matmul", "1024", "gflops", "{:.1f} GFLOP/s"), ("chain", "", "ns_per_op", "{:.0f} ns"),
+                                   ("pinn", "", "us_per_step", "{:.1f} us")]:
         b, h, p = (get(t, bench, what, c, unit) for c in ("borel", "handwritten", "torch"))
         j = [get(t, bench, what, c, unit) for c in ("jax_jit", "jax_scan")]
         n = get(t, bench, what, "numpy", unit)
@@ -30,9 +31,10 @@ for t in sorted({k[0] for k in med}):
         show = lambda v: fmt.format(v) if v is not None else ""
         higher_better = unit == "gflops"
         ratio = lambda r: f"{(r / b if higher_better else b / r):.2f}x" if r else ""
-        jax = " / ".join(show(v) for v in j) if any(j) else ""
+        jax = " / ".join(show(v) for v in j if v is not None)
         label = {"small": f"seed model {what} step (batch 64)", "large": "MLP 784-1024-1024-10 step (batch 256)",
-                 "matmul": f"sgemm {what}", "chain": "recorded scalar op, fwd + bwd"}[bench]
+                 "matmul": f"sgemm {what}", "chain": "recorded scalar op, fwd + bwd",
+                 "pinn": "PINN step (u'' by nested grad, 1-32-32-1 tanh, 64 points, Adam)"}[bench]
         ref = n if bench == "matmul" else p
         print(f"| {t} | {label} | {show(b)} | {show(h)} | {show(p)} | {jax} | {show(n)} | {ratio(h)} | {ratio(ref)} |")
 print("\nRatios are Borel's time over the reference's (for GFLOP/s: the reference's rate over Borel's inverted, "

@@ -1,8 +1,10 @@
 """PyTorch reference steps for comparisons (CPU, f32). Usage: python torch_steps.py THREADS
 Prints one RESULT line per workload: seed models A/B/C (batch 64, Keras-semantics RMSprop written out),
-the MLP 784-1024-1024-10 (batch 256, cross-entropy, torch.optim.RMSprop), and a 10,000-op
-scalar chain (x * 1.0001, x + 0.0001, sin x) forward + backward. Medians of 5 repetitions."""
-import statistics, sys, time, torch
+the MLP 784-1024-1024-10 (batch 256, cross-entropy, torch.optim.RMSprop), a 10,000-op
+scalar chain (x * 1.0001, x + 0.0001, sin x) forward + backward, and the PINN step of
+examples/01_pinn (u'' by two nested torch.autograd.grad(create_graph=True) through a 1-32-32-1
+tanh MLP at 64 points, torch.optim.Adam). Medians of 5 repetitions."""
+import math, statistics, sys, time, torch
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 torch.set_num_threads(threads); torch.manual_seed(0)
 def med(f, reps=5):
@@ -52,3 +54,22 @@ def chain():
     x.backward()
     return (time.perf_counter() - t) / 10000 * 1e9
 print(f"RESULT crate=torch bench=chain ns_per_op={med(chain):.0f}")
+def pinn():
+    net = mlp([1, 32, 32, 1], [torch.nn.Tanh, torch.nn.Tanh, None])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.linspace(0, math.pi, 64).reshape(64, 1).requires_grad_(True)
+    ends = torch.tensor([[0.0], [math.pi]])
+    def step():
+        opt.zero_grad()
+        u = net(x)
+        ux, = torch.autograd.grad(u.sum(), x, create_graph=True)
+        uxx, = torch.autograd.grad(ux.sum(), x, create_graph=True)
+        loss = ((uxx + torch.sin(x)) ** 2).mean() + (net(ends) ** 2).mean()
+        loss.backward(); opt.step()
+    def rep():
+        for _ in range(20): step()
+        t = time.perf_counter()
+        for _ in range(200): step()
+        return (time.perf_counter() - t) / 200 * 1e6
+    print(f"RESULT crate=torch bench=pinn us_per_step={med(rep):.1f}")
+pinn()

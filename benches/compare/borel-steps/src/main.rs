@@ -2,11 +2,13 @@
 //! step, `ForwardPass::backward`, `Optimizer::update`. Same data, initial weights and batch order
 //! as the hand-written floor (`peer-common`), so the final SSEs match it to float rounding.
 //!
-//! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain | info`; `REPS`
+//! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain | pinn | info`; `REPS`
 //! repetitions. Prints `RESULT` lines in the hand-written program's format (`info`: an `INFO`
 //! line naming the GEMM kernels Borel chose for this CPU).
 
-use borel::prelude::{Activation, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor};
+use borel::prelude::{
+    Activation, Adam, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor,
+};
 use peer_common::{
     Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer, args,
     epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
@@ -17,9 +19,9 @@ fn seed_net(model: Model, store: &mut ParamStore<f32>) -> Sequential<f32> {
     let mut b = Sequential::new();
     for (i, &units) in dims[1..].iter().enumerate() {
         let act = match model.act(i) {
-            Act::None => "linear",
-            Act::Sigmoid => "sigmoid",
-            Act::Relu => "relu",
+            Act::None => Activation::Linear,
+            Act::Sigmoid => Activation::Sigmoid,
+            Act::Relu => Activation::Relu,
         };
         b = b.add(Dense::new(units).activation(act));
     }
@@ -151,6 +153,58 @@ fn chain(reps: usize) {
     }
 }
 
+/// Collocation points of the PINN step, and its Adam steps timed (after a warm-up).
+const PINN_POINTS: usize = 64;
+const PINN_WARMUP: usize = 50;
+const PINN_STEPS: usize = 500;
+
+/// One training step of examples/01_pinn (in f32, as the other workloads): a 1-32-32-1 tanh
+/// MLP u(x), u'' from two nested `grad` calls with create_graph at 64 points in [0, pi], loss
+/// mean((u'' + sin x)^2) + mean(u(0)^2, u(pi)^2), Adam (lr 1e-3).
+fn pinn(reps: usize) {
+    let pi = std::f64::consts::PI;
+    let x = Tensor::<f32>::linspace(0.0, pi, PINN_POINTS).reshape(&[PINN_POINTS, 1]);
+    let ends = Tensor::<f32>::linspace(0.0, pi, 2).reshape(&[2, 1]);
+    for _ in 0..reps {
+        let mut store = ParamStore::new();
+        let net = Sequential::new()
+            .add(Dense::new(32).activation(Activation::Tanh))
+            .add(Dense::new(32).activation(Activation::Tanh))
+            .add(Dense::new(1))
+            .build_with_input(&mut store, 0, 1);
+        let mut rng = Rng::new(11);
+        let dims = [1, 32, 32, 1];
+        let params = (0..3).map(|l| (glorot(&mut rng, dims[l], dims[l + 1]), vec![0.0; dims[l + 1]])).collect();
+        load_params(&mut store, params);
+        let mut opt = Adam::new(1e-3);
+        let mut step = || {
+            let tape = Tape::new();
+            let fw = ForwardPass::train(&tape, &store);
+            let xv = tape.var(x.clone());
+            let u = net.forward(&fw, xv);
+            let ux = tape.grad(u.sum(), &[xv], true)[0];
+            let uxx = tape.grad(ux.sum(), &[xv], true)[0];
+            let r = (uxx + xv.sin()).square().mean();
+            let ub = net.forward(&fw, tape.constant(ends.clone())).square();
+            let loss = r + ub.mean();
+            let value = loss.item();
+            let grads = fw.backward(loss);
+            opt.update(&mut store, &grads);
+            value
+        };
+        for _ in 0..PINN_WARMUP {
+            step();
+        }
+        let t = Timer::start();
+        let mut l = 0.0;
+        for _ in 0..PINN_STEPS {
+            l = step();
+        }
+        let us = t.secs() * 1e6 / PINN_STEPS as f64;
+        println!("RESULT crate=borel bench=pinn us_per_step={us:.1} note=adam,loss={l:.4e}");
+    }
+}
+
 fn main() {
     let a = args();
     let reps: usize = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
@@ -159,6 +213,7 @@ fn main() {
         Some("large") => large(reps),
         Some("matmul") => matmul(a.get(1).and_then(|s| s.parse().ok()).unwrap_or(MM_N), reps),
         Some("chain") => chain(reps),
+        Some("pinn") => pinn(reps),
         Some("info") => println!("INFO borel_gemm={}", borel::autograd::gemm_kernel()),
         _ => {
             for m in [Model::Linear, Model::Sigmoid, Model::Relu] {
@@ -167,6 +222,7 @@ fn main() {
             large(reps);
             matmul(MM_N, reps);
             chain(reps);
+            pinn(reps);
         }
     }
 }

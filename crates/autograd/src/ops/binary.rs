@@ -62,8 +62,23 @@ macro_rules! binary_ops {
                 }
             }
 
-            #[allow(unused_variables)]
             fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+                let mut grads: Grads<E::V> = smallvec::smallvec![None, None];
+                self.backward_into(e, x, y, g, needs, |k, gk| grads[k] = Some(gk));
+                grads
+            }
+
+            #[allow(unused_variables)]
+            #[inline]
+            fn backward_into<E: Engine<F>>(
+                &self,
+                e: &E,
+                x: &[&E::V],
+                y: &E::V,
+                g: E::V,
+                needs: &[bool],
+                mut out: impl FnMut(usize, E::V),
+            ) {
                 let (a, b) = (x[0], x[1]);
                 let (ga, gb) = match self {
                     $(Binary::$Variant => (
@@ -77,10 +92,16 @@ macro_rules! binary_ops {
                         }),
                     ),)*
                 };
-                smallvec::smallvec![
-                    ga.map(|ga| e.sum_to(ga, &e.shape(a))),
-                    gb.map(|gb| e.sum_to(gb, &e.shape(b)))
-                ]
+                // Both reduced before either is handed on: the order the nodes are recorded in
+                // under create_graph stays that of the list this replaced.
+                let ga = ga.map(|ga| e.sum_to(ga, &e.shape(a)));
+                let gb = gb.map(|gb| e.sum_to(gb, &e.shape(b)));
+                if let Some(ga) = ga {
+                    out(0, ga);
+                }
+                if let Some(gb) = gb {
+                    out(1, gb);
+                }
             }
         }
 

@@ -228,6 +228,10 @@ fn zip_same<F: Float>(a: &[F], b: &[F], f: impl Fn(F, F) -> F + Sync + Send) -> 
 pub(crate) fn zip<F: Float>(op: &str, a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F + Sync + Send) -> Tensor<F> {
     let (sa, sb) = (a.shape(), b.shape());
     if sa == sb {
+        // One element: built in place (see `Tensor::map`).
+        if let ([x], [y]) = (a.data(), b.data()) {
+            return Tensor::from_parts(Storage::One(f(*x, *y)), a.dims());
+        }
         return Tensor::from_parts(zip_same(a.data(), b.data(), f), a.dims());
     }
     let out_shape = broadcast_or_panic(op, sa, sb);

@@ -238,7 +238,7 @@ fn transpose<F: Float, E: Engine<F>>(e: &E, v: &E::V) -> E::V {
     let r = e.shape(v).len();
     let mut perm: Axes = (0..r).collect();
     perm.swap(r - 2, r - 1);
-    e.apply(Op::Shape(ShapeOp::Permute(perm)), &[v])
+    e.apply(ShapeOp::Permute(perm).into(), &[v])
 }
 
 mod methods;

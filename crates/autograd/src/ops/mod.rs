@@ -107,24 +107,54 @@ pub(crate) trait Family<F: Float> {
     /// The gradients of the inputs flagged in `needs`, given the inputs `x`, the output `y`
     /// and the output's gradient `g`, computed with `e`'s differentiable ops.
     fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V>;
+
+    /// [`Family::backward`] with each gradient handed to `out` (input position, gradient) as
+    /// it is made, so the reverse sweep accumulates it in place. The families of small ops
+    /// override it to skip the list.
+    #[inline]
+    fn backward_into<E: Engine<F>>(
+        &self,
+        e: &E,
+        x: &[&E::V],
+        y: &E::V,
+        g: E::V,
+        needs: &[bool],
+        mut out: impl FnMut(usize, E::V),
+    ) {
+        for (k, gk) in self.backward(e, x, y, g, needs).into_iter().enumerate() {
+            if let Some(gk) = gk {
+                out(k, gk);
+            }
+        }
+    }
 }
 
 /// Declares the op families, once: the `Op` enum a tape node holds, the conversions from each
-/// family, and the dispatch of names, forward kernels and backward rules.
+/// family, and the dispatch of names, forward kernels and backward rules. A family marked
+/// `boxed` (a payload of shapes, axes or indices) is held behind a `Box`, so that the common
+/// ops' nodes stay small; its conversion boxes it.
 macro_rules! families {
-    ($($(#[$doc:meta])* $Variant:ident($ty:ty)),* $(,)?) => {
+    ($($(#[$doc:meta])* $Variant:ident($ty:ty) $($boxed:ident)?),* $(,)?) => {
         /// What a tape node computes from its inputs: a leaf, or an op of one family.
-        #[derive(Clone)]
         pub(crate) enum Op<F> {
             /// A var or a constant: no inputs, no rule.
             Leaf,
-            $($(#[$doc])* $Variant($ty),)*
+            $($(#[$doc])* $Variant(payload!($ty $(, $boxed)?)),)*
+        }
+
+        impl<F: Float> Clone for Op<F> {
+            fn clone(&self) -> Self {
+                match self {
+                    Op::Leaf => Op::Leaf,
+                    $(Op::$Variant(op) => Op::$Variant(op.clone()),)*
+                }
+            }
         }
 
         $(impl<F: Float> From<$ty> for Op<F> {
             #[inline]
             fn from(op: $ty) -> Self {
-                Op::$Variant(op)
+                Op::$Variant(wrap!(op $(, $boxed)?))
             }
         })*
 
@@ -133,7 +163,10 @@ macro_rules! families {
             pub(crate) fn name(&self) -> Cow<'static, str> {
                 match self {
                     Op::Leaf => Cow::Borrowed("leaf"),
-                    $(Op::$Variant(op) => <$ty as Family<F>>::name(op),)*
+                    $(Op::$Variant(op) => {
+                        let op: &$ty = op;
+                        <$ty as Family<F>>::name(op)
+                    })*
                 }
             }
 
@@ -143,19 +176,50 @@ macro_rules! families {
             pub(crate) fn forward(&self, x: &[&Tensor<F>]) -> Tensor<F> {
                 match self {
                     Op::Leaf => unreachable!("leaves are not computed"),
-                    $(Op::$Variant(op) => op.forward(x),)*
+                    $(Op::$Variant(op) => {
+                        let op: &$ty = op;
+                        <$ty as Family<F>>::forward(op, x)
+                    })*
                 }
             }
 
-            /// The backward rule of the node's family.
+            /// The backward rule of the node's family: the gradients of the inputs flagged in
+            /// `needs` go to `out` (input position, gradient).
             #[inline]
-            pub(crate) fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, needs: &[bool]) -> Grads<E::V> {
+            pub(crate) fn backward_into<E: Engine<F>>(
+                &self,
+                e: &E,
+                x: &[&E::V],
+                y: &E::V,
+                g: E::V,
+                needs: &[bool],
+                out: impl FnMut(usize, E::V),
+            ) {
                 match self {
-                    Op::Leaf => Grads::new(),
-                    $(Op::$Variant(op) => op.backward(e, x, y, g, needs),)*
+                    Op::Leaf => {}
+                    $(Op::$Variant(op) => {
+                        let op: &$ty = op;
+                        <$ty as Family<F>>::backward_into(op, e, x, y, g, needs, out)
+                    })*
                 }
             }
         }
+    };
+}
+
+/// The type a family's payload is held as in [`Op`]: boxed or inline.
+macro_rules! payload {
+    ($ty:ty) => { $ty };
+    ($ty:ty, boxed) => { Box<$ty> };
+}
+
+/// Wraps a family's payload as [`Op`] holds it.
+macro_rules! wrap {
+    ($op:expr) => {
+        $op
+    };
+    ($op:expr, boxed) => {
+        Box::new($op)
     };
 }
 
@@ -164,15 +228,15 @@ families! {
     Binary(Binary),
     /// Inputs: mask (constant), a, b.
     Where(Where),
-    Reduce(Reduce),
+    Reduce(Reduce) boxed,
     MatMul(MatMul),
     /// Inputs: A, and B for solve.
     Linalg(Linalg),
     /// Inputs: x, w and optionally b.
     Dense(Dense),
-    Shape(ShapeOp),
-    Index(IndexOp),
-    Custom(Custom<F>),
+    Shape(ShapeOp) boxed,
+    Index(IndexOp) boxed,
+    Custom(Custom<F>) boxed,
 }
 
 /// The differentiable vocabulary that backward rules are written in.
@@ -211,19 +275,19 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
     /// with the mask, a NaN or an infinity in the branch not taken does not leak through.
     fn where_const(&self, mask: Tensor<F>, a: &Self::V, b: &Self::V) -> Self::V {
         let m = self.constant(mask);
-        self.apply(Op::Where(Where), &[&m, a, b])
+        self.apply(Where.into(), &[&m, a, b])
     }
     fn reshape(&self, a: &Self::V, shape: Shape) -> Self::V {
         if self.shape(a).as_slice() == shape.as_slice() {
             return a.clone();
         }
-        self.apply(Op::Shape(ShapeOp::Reshape(shape)), &[a])
+        self.apply(ShapeOp::Reshape(shape).into(), &[a])
     }
     fn broadcast_to(&self, a: &Self::V, shape: &[usize]) -> Self::V {
         if self.shape(a).as_slice() == shape {
             return a.clone();
         }
-        self.apply(Op::Shape(ShapeOp::BroadcastTo(shape.into())), &[a])
+        self.apply(ShapeOp::BroadcastTo(shape.into()).into(), &[a])
     }
     /// Sums `a` down to `shape`: the reverse of broadcasting `shape` up to `a`'s shape.
     fn sum_to(&self, a: Self::V, shape: &[usize]) -> Self::V {
@@ -238,7 +302,7 @@ pub(crate) trait EngineExt<F: Float>: Engine<F> {
         let summed = if axes.is_empty() {
             a
         } else {
-            self.apply(Op::Reduce(Reduce::sum(axes, true)), &[&a])
+            self.apply(Reduce::sum(axes, true).into(), &[&a])
         };
         self.reshape(&summed, shape.into())
     }

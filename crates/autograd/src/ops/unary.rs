@@ -56,15 +56,35 @@ macro_rules! unary_ops {
                 }
             }
 
-            #[allow(unused_variables)]
             fn backward<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, g: E::V, _: &[bool]) -> Grads<E::V> {
-                let d = match *self {
+                smallvec::smallvec![Some(self.grad(e, x[0], y, &g))]
+            }
+
+            #[inline]
+            fn backward_into<E: Engine<F>>(
+                &self,
+                e: &E,
+                x: &[&E::V],
+                y: &E::V,
+                g: E::V,
+                _: &[bool],
+                mut out: impl FnMut(usize, E::V),
+            ) {
+                out(0, self.grad(e, x[0], y, &g));
+            }
+        }
+
+        impl<F: Float> Unary<F> {
+            /// The input's gradient, given the input `x`, the output `y` and its gradient `g`.
+            #[allow(unused_variables)]
+            #[inline]
+            fn grad<E: Engine<F>>(&self, e: &E, x: &E::V, y: &E::V, g: &E::V) -> E::V {
+                match *self {
                     $(Unary::$Variant $(($($p),+))? => {
-                        let ($e, $gx, $gy, $g) = (e, x[0], y, &g);
+                        let ($e, $gx, $gy, $g) = (e, x, y, g);
                         $grad
                     })*
-                };
-                smallvec::smallvec![Some(d)]
+                }
             }
         }
 

@@ -123,7 +123,7 @@ impl<'t, F: Float> Var<'t, F> {
             ids.iter()
                 .map(|&id| {
                     let g = swept.get_mut(id as usize).and_then(Option::take);
-                    Some(g.unwrap_or_else(|| Tensor::zeros(nodes[id as usize].value.shape())))
+                    Some(g.unwrap_or_else(|| Tensor::zeros(nodes.value(id as usize).shape())))
                 })
                 .collect()
         };

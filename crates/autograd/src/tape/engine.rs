@@ -25,9 +25,9 @@ pub(crate) trait Engine<F: Float> {
     fn shape(&self, v: &Self::V) -> Shape;
     /// Whether the rules' ops are recorded (create_graph).
     fn records(&self) -> bool;
-    /// Calls `f` with non-leaf node `i`'s op, input ids, inputs, output, and which inputs
-    /// need gradients.
-    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&Self::V], &Self::V, &[bool]));
+    /// Runs non-leaf node `i`'s backward rule on its output's gradient `g`, handing each
+    /// input gradient to `out` (input id, gradient) as the rule makes it.
+    fn backward_node(&self, tape: &Tape<F>, i: usize, g: Self::V, out: impl FnMut(u32, Self::V));
     /// Runs `f` on vars holding `ins` and returns its results: on this tape when recording,
     /// so what `f` computes is differentiable again; on a scratch tape of constants
     /// otherwise. `op` names the caller in the panic when `f` returns a var of another tape.
@@ -62,25 +62,28 @@ impl<F: Float> Engine<F> for Eager {
         false
     }
     #[inline]
-    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&Tensor<F>], &Tensor<F>, &[bool])) {
+    fn backward_node(&self, tape: &Tape<F>, i: usize, g: Tensor<F>, mut out: impl FnMut(u32, Tensor<F>)) {
         // Eager rules never touch the tape, so the node is read in place, without copies.
         let nodes = tape.nodes.borrow();
-        let node = &nodes[i];
-        let n = node.inputs.len();
+        let node = nodes.node(i);
+        let ids = nodes.inputs(node);
+        let y = nodes.value(i);
+        let n = ids.len();
+        let out = |k: usize, gk| out(ids[k], gk);
         if n <= 3 {
             // The common case, on fixed arrays: collecting into a SmallVec cost more than
             // the arithmetic of a scalar op.
-            let mut ins: [&Tensor<F>; 3] = [&node.value; 3];
+            let mut ins: [&Tensor<F>; 3] = [y; 3];
             let mut needs = [false; 3];
-            for (k, &j) in node.inputs.iter().enumerate() {
-                ins[k] = &nodes[j as usize].value;
-                needs[k] = nodes[j as usize].requires_grad;
+            for (k, &j) in ids.iter().enumerate() {
+                ins[k] = nodes.value(j as usize);
+                needs[k] = nodes.requires_grad(j as usize);
             }
-            return f(&node.op, &node.inputs, &ins[..n], &node.value, &needs[..n]);
+            return node.op.backward_into(self, &ins[..n], y, g, &needs[..n], out);
         }
-        let ins: SmallVec<[&Tensor<F>; 3]> = node.inputs.iter().map(|&j| &nodes[j as usize].value).collect();
-        let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
-        f(&node.op, &node.inputs, &ins, &node.value, &needs)
+        let ins: SmallVec<[&Tensor<F>; 3]> = ids.iter().map(|&j| nodes.value(j as usize)).collect();
+        let needs: SmallVec<[bool; 3]> = ids.iter().map(|&j| nodes.requires_grad(j as usize)).collect();
+        node.op.backward_into(self, &ins, y, g, &needs, out)
     }
     fn with_vars(&self, op: &str, ins: &[&Tensor<F>], f: &VarFn<'_, F>) -> Vec<Tensor<F>> {
         let scratch = Tape::new();
@@ -118,7 +121,7 @@ impl<F: Float> Engine<F> for Record<'_, F> {
         self.tape.value_of(*v)
     }
     fn shape(&self, v: &u32) -> Shape {
-        self.tape.nodes.borrow()[*v as usize].value.dims()
+        self.tape.nodes.borrow().value(*v as usize).dims()
     }
     fn records(&self) -> bool {
         true
@@ -133,16 +136,17 @@ impl<F: Float> Engine<F> for Record<'_, F> {
             })
             .collect()
     }
-    fn with_node(&self, tape: &Tape<F>, i: usize, f: impl FnOnce(&Op<F>, &[u32], &[&u32], &u32, &[bool])) {
+    fn backward_node(&self, tape: &Tape<F>, i: usize, g: u32, mut out: impl FnMut(u32, u32)) {
         // The rules append to the tape, so the node is copied out before they run.
         let (op, inputs, needs) = {
             let nodes = tape.nodes.borrow();
-            let node = &nodes[i];
-            let needs: SmallVec<[bool; 3]> = node.inputs.iter().map(|&j| nodes[j as usize].requires_grad).collect();
-            (node.op.clone(), node.inputs.clone(), needs)
+            let node = nodes.node(i);
+            let inputs: SmallVec<[u32; 3]> = nodes.inputs(node).into();
+            let needs: SmallVec<[bool; 3]> = inputs.iter().map(|&j| nodes.requires_grad(j as usize)).collect();
+            (node.op.clone(), inputs, needs)
         };
         let ins: SmallVec<[&u32; 3]> = inputs.iter().collect();
-        f(&op, &inputs, &ins, &(i as u32), &needs)
+        op.backward_into(self, &ins, &(i as u32), g, &needs, |k, gk| out(inputs[k], gk))
     }
 }
 
@@ -159,7 +163,7 @@ pub(super) fn sweep<E: Engine<F>, F: Float>(
     let n = root as usize + 1;
     let mut grads: Vec<Option<E::V>> = take_spare();
     grads.resize(n, None);
-    if !tape.nodes.borrow()[root as usize].requires_grad {
+    if !tape.nodes.borrow().requires_grad(root as usize) {
         return grads;
     }
     // A mask, not `keep.contains` per node: that made `grad` quadratic in the number of vars.
@@ -168,8 +172,10 @@ pub(super) fn sweep<E: Engine<F>, F: Float>(
         kept[k as usize] = true;
     }
     grads[root as usize] = Some(seed);
+    // Read once: tracing is switched between passes, not within one.
+    let tracing = debug_nans();
     for i in (0..n).rev() {
-        if grads[i].is_none() || tape.nodes.borrow()[i].inputs.is_empty() {
+        if grads[i].is_none() || tape.nodes.borrow().is_leaf(i) {
             continue;
         }
         let g = if kept.get(i).copied().unwrap_or(false) {
@@ -178,17 +184,12 @@ pub(super) fn sweep<E: Engine<F>, F: Float>(
             grads[i].take()
         };
         let g = g.expect("checked above");
-        let g_in = debug_nans().then(|| e.value(&g));
-        e.with_node(tape, i, |op, ids, ins, out, needs| {
-            let gi = op.backward(e, ins, out, g, needs);
-            for (gk, &j) in gi.into_iter().zip(ids) {
-                if let Some(gk) = gk {
-                    if let Some(g_in) = &g_in {
-                        tape.check_backward(i, g_in, &e.value(&gk));
-                    }
-                    e.accumulate(&mut grads[j as usize], gk);
-                }
+        let g_in = tracing.then(|| e.value(&g));
+        e.backward_node(tape, i, g, |j, gk| {
+            if let Some(g_in) = &g_in {
+                tape.check_backward(i, g_in, &e.value(&gk));
             }
+            e.accumulate(&mut grads[j as usize], gk);
         });
     }
     grads

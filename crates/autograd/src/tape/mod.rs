@@ -5,6 +5,7 @@
 mod backward;
 mod engine;
 mod grads;
+mod nodes;
 mod non_finite;
 mod pool;
 
@@ -17,23 +18,12 @@ use smallvec::SmallVec;
 
 pub(crate) use self::engine::Engine;
 pub use self::grads::GradStore;
-use self::pool::{give_spare, take_spare};
+use self::nodes::Nodes;
 use crate::anomaly::{NonFiniteOp, debug_nans};
 use crate::float::Float;
 use crate::ops::Op;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-
-pub(crate) type Inputs = SmallVec<[u32; 2]>;
-
-pub(crate) struct Node<F> {
-    pub(crate) op: Op<F>,
-    pub(crate) inputs: Inputs,
-    pub(crate) value: Tensor<F>,
-    pub(crate) requires_grad: bool,
-    /// Where the program called the op, recorded while NaN tracing is on.
-    pub(crate) site: Option<&'static Location<'static>>,
-}
 
 /// A record of the operations applied to its [`Var`]s, in the order they ran.
 ///
@@ -59,7 +49,7 @@ pub(crate) struct Node<F> {
 /// assert!((hvp[x].at(&[0]) - (2.0 * 1f64.cos() - 1f64.sin())).abs() < 1e-12);
 /// ```
 pub struct Tape<F: Float = f32> {
-    pub(crate) nodes: RefCell<Vec<Node<F>>>,
+    pub(crate) nodes: RefCell<Nodes<F>>,
     /// The ids of the leaves made with [`Tape::var`], in order: what `backward` returns
     /// gradients for, found without a walk over every node.
     vars: RefCell<Vec<u32>>,
@@ -81,7 +71,7 @@ impl<F: Float> Default for Tape<F> {
 
 impl<F: Float> Drop for Tape<F> {
     fn drop(&mut self) {
-        give_spare(std::mem::take(self.nodes.get_mut()));
+        self.nodes.get_mut().give_back();
     }
 }
 
@@ -119,10 +109,8 @@ impl<F: Float> fmt::Debug for Var<'_, F> {
 impl<F: Float> Tape<F> {
     /// An empty tape.
     pub fn new() -> Self {
-        let mut nodes = take_spare();
-        nodes.reserve(64);
         Tape {
-            nodes: RefCell::new(nodes),
+            nodes: RefCell::new(Nodes::new()),
             vars: RefCell::new(Vec::new()),
             recording: Cell::new(true),
             id: next_recording(),
@@ -168,22 +156,8 @@ impl<F: Float> Tape<F> {
     }
 
     fn leaf(&self, value: Tensor<F>, requires_grad: bool) -> Var<'_, F> {
-        let id = self.push(Node {
-            op: Op::Leaf,
-            inputs: Inputs::new(),
-            value,
-            requires_grad,
-            site: None,
-        });
+        let id = self.nodes.borrow_mut().push(Op::Leaf, &[], value, requires_grad, None);
         Var { tape: self, id }
-    }
-
-    #[inline]
-    fn push(&self, node: Node<F>) -> u32 {
-        let mut nodes = self.nodes.borrow_mut();
-        let id = u32::try_from(nodes.len()).expect("a tape holds at most 2^32 nodes");
-        nodes.push(node);
-        id
     }
 
     /// Whether ops are being recorded (false inside [`Tape::no_grad`]).
@@ -235,16 +209,16 @@ impl<F: Float> Tape<F> {
         let (value, requires_grad) = {
             let nodes = self.nodes.borrow();
             let value = if inputs.len() <= 3 {
-                let mut values: [&Tensor<F>; 3] = [&nodes[0].value; 3];
+                let mut values: [&Tensor<F>; 3] = [nodes.value(0); 3];
                 for (k, &i) in inputs.iter().enumerate() {
-                    values[k] = &nodes[i as usize].value;
+                    values[k] = nodes.value(i as usize);
                 }
                 op.forward(&values[..inputs.len()])
             } else {
-                let values: SmallVec<[&Tensor<F>; 3]> = inputs.iter().map(|&i| &nodes[i as usize].value).collect();
+                let values: SmallVec<[&Tensor<F>; 3]> = inputs.iter().map(|&i| nodes.value(i as usize)).collect();
                 op.forward(&values)
             };
-            let rg = self.recording.get() && inputs.iter().any(|&i| nodes[i as usize].requires_grad);
+            let rg = self.recording.get() && inputs.iter().any(|&i| nodes.requires_grad(i as usize));
             (value, rg)
         };
         // Not `.then(Location::caller)`: called through `then`, it would report `then`'s frame.
@@ -253,21 +227,15 @@ impl<F: Float> Tape<F> {
             self.check_forward(&op, inputs, &value, site);
         }
         let (op, inputs) = if requires_grad {
-            (op, Inputs::from_slice(inputs))
+            (op, inputs)
         } else {
-            (Op::Leaf, Inputs::new())
+            (Op::Leaf, &[][..])
         };
-        self.push(Node {
-            op,
-            inputs,
-            value,
-            requires_grad,
-            site,
-        })
+        self.nodes.borrow_mut().push(op, inputs, value, requires_grad, site)
     }
 
     pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
-        self.nodes.borrow()[id as usize].value.clone()
+        self.nodes.borrow().value(id as usize).clone()
     }
 
     #[track_caller]
@@ -291,18 +259,18 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// The value's shape.
     pub fn shape(&self) -> Shape {
-        self.tape.nodes.borrow()[self.id as usize].value.dims()
+        self.tape.nodes.borrow().value(self.id as usize).dims()
     }
 
     /// The single value of a one-element var.
     #[track_caller]
     pub fn item(&self) -> F {
-        self.tape.nodes.borrow()[self.id as usize].value.item()
+        self.tape.nodes.borrow().value(self.id as usize).item()
     }
 
     /// Whether gradients flow back through this value.
     pub fn requires_grad(&self) -> bool {
-        self.tape.nodes.borrow()[self.id as usize].requires_grad
+        self.tape.nodes.borrow().requires_grad(self.id as usize)
     }
 
     /// The same value as a constant: nothing flows back through the result.

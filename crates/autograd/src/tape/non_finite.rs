@@ -46,7 +46,7 @@ impl<F: Float> Tape<F> {
         let Some(kind) = non_finite_kind(value) else { return };
         let report = {
             let nodes = self.nodes.borrow();
-            if inputs.iter().any(|&i| !nodes[i as usize].value.all_finite()) {
+            if inputs.iter().any(|&i| !nodes.value(i as usize).all_finite()) {
                 return;
             }
             NonFiniteOp {
@@ -54,7 +54,7 @@ impl<F: Float> Tape<F> {
                 pass: Pass::Forward,
                 input_shapes: inputs
                     .iter()
-                    .map(|&i| nodes[i as usize].value.shape().to_vec())
+                    .map(|&i| nodes.value(i as usize).shape().to_vec())
                     .collect(),
                 value: kind,
                 site,
@@ -73,17 +73,17 @@ impl<F: Float> Tape<F> {
         }
         let report = {
             let nodes = self.nodes.borrow();
-            let node = &nodes[i];
+            let node = nodes.node(i);
             NonFiniteOp {
                 op: node.op.name().into_owned(),
                 pass: Pass::Backward,
-                input_shapes: node
-                    .inputs
+                input_shapes: nodes
+                    .inputs(node)
                     .iter()
-                    .map(|&j| nodes[j as usize].value.shape().to_vec())
+                    .map(|&j| nodes.value(j as usize).shape().to_vec())
                     .collect(),
                 value: kind,
-                site: node.site,
+                site: nodes.site(i),
             }
         };
         self.report_non_finite(report);
