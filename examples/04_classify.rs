@@ -25,9 +25,9 @@ fn accuracy(c: &[[f32; 2]], loss: Loss) -> f64 {
     let mut s = ParamStore::new();
     let d = Dense::new(k).input_dim(2);
     let net = Sequential::new().add(d).build(&mut s, 0);
-    let mut m = Model::new(net, s).unwrap();
+    let mut m = Model::new(net, s);
     m.compile(loss, Adam::new(0.05));
-    m.metrics(&[Metric::Accuracy]).unwrap();
+    m.metrics(&[Metric::Accuracy]);
     let (x, y) = blobs(c, 200, 0);
     let o = FitOptions::new().epochs(30);
     m.fit(&x, &y, o).unwrap();

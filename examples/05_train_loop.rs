@@ -27,7 +27,7 @@ fn run(e: usize) -> [Vec<u8>; 2] {
     let d = || Dense::new(20).activation(Activation::Sigmoid);
     let seq = Sequential::new().add(d().input_dim(2)).add(d());
     let net = seq.add(Dense::new(1)).build(&mut s, 0);
-    let mut m = Model::new(net, s.clone()).unwrap();
+    let mut m = Model::new(net, s.clone());
     m.compile(Loss::Mse, RmsProp::keras());
     let o = FitOptions::new().epochs(e).batch_size(64);
     m.fit(&x, &y, o.seed(7)).unwrap();

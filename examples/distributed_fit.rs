@@ -30,7 +30,7 @@ fn train(world: &World, path: &str) -> Result<History, FitError> {
         .add(d())
         .add(Dense::new(1))
         .build(&mut store, 0);
-    let mut model = Model::new(net, store).expect("the net's own store");
+    let mut model = Model::new(net, store);
     // Horovod's advice: the global batch grows with the ranks, so does the learning rate.
     model.compile(Loss::Mse, RmsProp::keras().lr(0.001 * world.size() as f64));
     let mut opts = FitOptions::new()

@@ -39,7 +39,7 @@ fn run(seed: u64, epochs: usize) -> f64 {
         )
         .add(Dense::new(1))
         .build(&mut store, seed);
-    let mut model = Model::new(net, store).expect("the store was built with the net");
+    let mut model = Model::new(net, store);
     model.compile(Loss::Mse, Sgd::new(0.05));
     model
         .fit(&x, &z, FitOptions::new().epochs(epochs).batch_size(32).seed(seed))

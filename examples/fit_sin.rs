@@ -15,7 +15,7 @@ fn train(epochs: usize) -> (Tensor<f32>, Tensor<f32>, f64) {
         .add(Dense::new(4).activation(Activation::Sigmoid).input_dim(1))
         .add(Dense::new(1))
         .build(&mut store, 7);
-    let mut model = Model::new(net, store).expect("the store was built with the net");
+    let mut model = Model::new(net, store);
     model.compile(Loss::Mse, Sgd::new(0.5));
     let history = model
         .fit(&x, &y, FitOptions::new().epochs(epochs).batch_size(8).seed(1))

@@ -16,7 +16,7 @@
 //! // Keras-style:
 //! let mut store = ParamStore::<f32>::new();
 //! let net = Sequential::new().add(Dense::new(4).activation(Activation::Relu).input_dim(2)).add(Dense::new(1)).build(&mut store, 0);
-//! let mut model = Model::new(net, store).unwrap();
+//! let mut model = Model::new(net, store);
 //! model.compile(Loss::Mse, RmsProp::keras());
 //! let (x, y) = (Tensor::ones(&[8, 2]), Tensor::zeros(&[8, 1]));
 //! let history = model.fit(&x, &y, FitOptions::new().epochs(5).batch_size(4)).unwrap();
@@ -58,8 +58,8 @@ pub mod prelude {
     pub use borel_distributed::World;
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
-        Activation, Dense, DenseModule, Dropout, ForwardPass, Init, Layout, Loss, Module, ParamBuilder, ParamStore,
-        Sequential, WeightFile,
+        Activation, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module, ParamBuilder,
+        ParamStore, Sequential, SequentialBuilder, WeightFile,
     };
     pub use borel_nn::{BatchNorm, LayerNorm};
     pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Momentum, Optimizer, RmsProp, Sgd};

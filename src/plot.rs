@@ -163,7 +163,7 @@ pub fn target_vs_prediction<V: Copy + Into<f64>>(
 /// use borel::plot::{Labels, loss_curves};
 /// let mut store = ParamStore::<f32>::new();
 /// let net = Sequential::new().add(Dense::new(1).input_dim(1)).build(&mut store, 0);
-/// let mut model = Model::new(net, store).unwrap();
+/// let mut model = Model::new(net, store);
 /// model.compile(Loss::Mse, Sgd::new(0.1));
 /// let x = Tensor::from_fn(&[16, 1], |i| i as f32 / 16.0);
 /// let history = model.fit(&x, &x.map(|v| 3.0 * v), FitOptions::new().epochs(20).batch_size(4)).unwrap();

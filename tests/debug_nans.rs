@@ -24,7 +24,7 @@ fn model(bias: f64) -> Model<f32, LogNet> {
         .kernel_init(Init::Zeros)
         .bias_init(Init::Constant(bias))
         .build(b, "d", 2);
-    let mut model = Model::new(LogNet(layer), store).unwrap();
+    let mut model = Model::new(LogNet(layer), store);
     model.compile(Loss::Mse, Sgd::new(0.1));
     model
 }

@@ -8,7 +8,7 @@ fn small_model(seed: u64) -> Model<f32, Sequential<f32>> {
         .add(Dense::new(8).activation(Activation::Sigmoid).input_dim(2))
         .add(Dense::new(1))
         .build(&mut store, seed);
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::Mse, RmsProp::keras().lr(0.01));
     m
 }
@@ -52,7 +52,7 @@ fn bad_data_gives_typed_errors_not_panics() {
     assert!(matches!(m.fit(&x, &y, bad_split), Err(FitError::BadOption(_))));
     let mut store = ParamStore::new();
     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
-    let mut uncompiled = Model::new(net, store).unwrap();
+    let mut uncompiled = Model::new(net, store);
     assert!(matches!(
         uncompiled.fit(&x, &y, FitOptions::new().epochs(1).batch_size(4)),
         Err(FitError::NotCompiled)
@@ -62,6 +62,14 @@ fn bad_data_gives_typed_errors_not_panics() {
     let err = m.fit(&x, &y2, FitOptions::new().epochs(1).batch_size(4)).unwrap_err();
     assert_eq!(err.to_string(), "y has samples of shape [2] but the model outputs [1]");
     assert!(matches!(m.evaluate(&x, &y2), Err(FitError::TargetShape { .. })));
+    let flat = Tensor::<f32>::zeros(&[10]);
+    let err = m.fit(&flat, &flat, FitOptions::new()).unwrap_err();
+    assert!(err.to_string().contains("x has shape [10]"), "{err}");
+    let err = m.fit(&x, &flat, FitOptions::new().epochs(1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "y has samples of shape [] but the model outputs [1]: reshape y to [n, 1] (y.reshape(&[n, 1]))"
+    );
     let wide = Tensor::<f32>::zeros(&[10, 3]);
     let err = m.fit(&wide, &y, FitOptions::new().epochs(1).batch_size(4)).unwrap_err();
     assert_eq!(err.to_string(), "x has shape [10, 3]; the model needs [n, 2]");
@@ -72,7 +80,7 @@ fn bad_data_gives_typed_errors_not_panics() {
 fn diverging_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
     let mut store = ParamStore::new();
     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::Mse, Sgd::new(1e3));
     let (x, y) = data(16);
     let err = m
@@ -255,12 +263,12 @@ fn a_store_not_built_with_the_module_is_refused() {
     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
     let mut other = ParamStore::<f32>::new();
     let _twin = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut other, 0);
-    let err = Model::new(net, other).err().expect("a foreign store is refused");
+    let err = Model::try_new(net, other).err().expect("a foreign store is refused");
     assert!(err.to_string().contains("not in the store"), "{err}");
     let mut bigger = ParamStore::<f32>::new();
     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut bigger, 0);
     bigger.add("extra", Tensor::zeros(&[1]), true);
-    let err = Model::new(net, bigger)
+    let err = Model::try_new(net, bigger)
         .err()
         .expect("a store with extra parameters is refused");
     assert!(
@@ -323,10 +331,9 @@ fn sparse_labels_train_and_report_accuracy() {
     let (x, y) = blobs(90, 3);
     let mut store = ParamStore::new();
     let net = Sequential::new().add(Dense::new(3).input_dim(2)).build(&mut store, 0);
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::SparseCategoricalCrossEntropy, Adam::new(0.05))
-        .metrics(&[Metric::Accuracy])
-        .unwrap();
+        .metrics(&[Metric::Accuracy]);
     let h = m.fit(&x, &y, FitOptions::new().epochs(60).batch_size(16)).unwrap();
     let last = h.epochs.last().unwrap();
     assert!(last.accuracy.unwrap() > 0.95, "{last:?}");
@@ -341,8 +348,12 @@ fn sparse_labels_train_and_report_accuracy() {
     assert_eq!(err.to_string(), "y: label 7 at row 4 is out of range for 3 classes");
     let short = Tensor::from_fn(&[89], |i| (i % 3) as f32);
     assert!(matches!(m.evaluate(&x, &short), Err(FitError::RowMismatch { .. })));
-    let mut mse = small_model(0);
-    assert!(matches!(mse.metrics(&[Metric::Accuracy]), Err(FitError::BadOption(_))));
+}
+
+#[test]
+#[should_panic(expected = "Model::metrics: accuracy needs a classification loss")]
+fn accuracy_on_a_regression_loss_panics() {
+    small_model(0).metrics(&[Metric::Accuracy]);
 }
 
 #[test]
@@ -452,4 +463,37 @@ fn a_schedule_giving_a_bad_rate_is_a_typed_error_and_keeps_the_weights() {
             "{err}"
         );
     }
+}
+
+#[path = "../crates/nn/tests/common/panic_site.rs"]
+mod panic_site;
+
+/// A user's module with a bug: its weight has the wrong number of rows for the data.
+struct Mismatched(ParamId);
+
+impl Module<f32> for Mismatched {
+    fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+        x.matmul(fw.param(self.0))
+    }
+    fn params(&self) -> Vec<ParamId> {
+        vec![self.0]
+    }
+}
+
+#[test]
+fn a_shape_error_inside_fit_or_predict_is_reported_at_the_callers_line() {
+    let mut store = ParamStore::<f32>::new();
+    let w = store.add("w", Tensor::zeros(&[3, 1]), true);
+    let mut m = Model::new(Mismatched(w), store);
+    m.compile(Loss::Mse, Sgd::new(0.1));
+    let (x, y) = (Tensor::zeros(&[8, 2]), Tensor::zeros(&[8, 1]));
+    let line = line!() + 2;
+    let (message, at) = panic_site::panic_of(file!(), || {
+        let _ = m.fit(&x, &y, FitOptions::new().epochs(1));
+    });
+    assert!(message.starts_with("matmul: inner dimensions differ"), "{message}");
+    assert_eq!(at, line);
+    let line = line!() + 1;
+    let (_, at) = panic_site::panic_of(file!(), || drop(m.predict(&x)));
+    assert_eq!(at, line);
 }

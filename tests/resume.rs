@@ -29,7 +29,7 @@ fn model(hidden: usize) -> Model<f32, Sequential<f32>> {
         .add(Dropout::new(0.1))
         .add(Dense::new(1))
         .build(&mut store, 1);
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::Mse, Adam::new(0.02));
     m
 }
@@ -316,7 +316,7 @@ fn a_checkpoint_of_another_dtype_is_refused() {
     model(32).fit(&x, &y, options(&dir, 2)).unwrap();
     let mut store = ParamStore::<f64>::new();
     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::Mse, Adam::new(0.02));
     let (x, y) = (Tensor::<f64>::ones(&[8, 2]), Tensor::<f64>::zeros(&[8, 1]));
     let err = m

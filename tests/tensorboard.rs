@@ -196,9 +196,9 @@ fn fit_with_tensorboard(logs: &Path, epochs: usize) -> (Model<f32, Sequential<f3
         .add(Dense::new(8).activation(Activation::Tanh).input_dim(2))
         .add(Dense::new(1))
         .build(&mut store, 3);
-    let mut model = Model::new(net, store).unwrap();
+    let mut model = Model::new(net, store);
     model.compile(Loss::BinaryCrossEntropyWithLogits, Adam::new(0.05));
-    model.metrics(&[Metric::Accuracy]).unwrap();
+    model.metrics(&[Metric::Accuracy]);
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(32)
@@ -262,7 +262,7 @@ fn the_reader_finds_keras_tags_for_every_epoch_of_fit() {
 fn line_fit() -> (Model<f64, Sequential<f64>>, Tensor<f64>) {
     let mut store = ParamStore::<f64>::new();
     let net = Sequential::new().add(Dense::new(1).input_dim(1)).build(&mut store, 0);
-    let mut model = Model::new(net, store).unwrap();
+    let mut model = Model::new(net, store);
     model.compile(Loss::Mse, Sgd::new(0.1));
     (model, Tensor::from_fn(&[8, 1], |i| i as f64))
 }

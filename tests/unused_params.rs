@@ -26,7 +26,7 @@ fn model(spare: Vec<f32>) -> (Model<f32, WithSpare>, ParamId) {
     let mut b = ParamBuilder::new(&mut store, 0);
     let dense = Dense::new(1).build(&mut b, "dense", 2);
     let id = store.add("spare", Tensor::from_vec(spare, &[2]), true);
-    let mut m = Model::new(WithSpare { dense, spare: id }, store).unwrap();
+    let mut m = Model::new(WithSpare { dense, spare: id }, store);
     m.compile(Loss::Mse, Adam::new(0.1).weight_decay(0.1));
     (m, id)
 }

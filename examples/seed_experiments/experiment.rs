@@ -170,7 +170,7 @@ pub fn run(config: &SeedConfig) -> Result<SeedResults, SeedError> {
         let mut store = ParamStore::new();
         let net = m.build(&mut store, config.seed);
         let params = store.num_params();
-        let mut model = Model::new(net, store).expect("the store was built with the net");
+        let mut model = Model::new(net, store);
         model.compile(Loss::Mse, config.rmsprop.clone());
         let opts = FitOptions::new()
             .epochs(config.epochs)

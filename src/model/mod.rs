@@ -33,7 +33,7 @@ pub struct StoreMismatch(pub String);
 /// use borel::prelude::*;
 /// let mut store = ParamStore::<f32>::new();
 /// let net = Sequential::new().add(Dense::new(8).activation(Activation::Tanh).input_dim(1)).add(Dense::new(1)).build(&mut store, 0);
-/// let mut model = Model::new(net, store).unwrap();
+/// let mut model = Model::new(net, store);
 /// model.compile(Loss::Mse, Adam::new(0.01));
 /// let x = Tensor::from_fn(&[64, 1], |i| i as f32 / 32.0 - 1.0);
 /// let y = x.map(|v| v * v);
@@ -109,10 +109,29 @@ fn correct<F: Float>(loss: Loss, pred: &Tensor<F>, y: &Tensor<F>) -> f64 {
 }
 
 impl<F: Float, M: Module<F>> Model<F, M> {
-    /// Wraps a module and the store holding its parameters; refuses a store that lacks one of
-    /// the module's parameters or holds parameters the module does not use (when the module
-    /// lists its parameters, as every built-in module does).
-    pub fn new(module: M, store: ParamStore<F>) -> Result<Self, StoreMismatch> {
+    /// Wraps a module and the store holding its parameters. A store that lacks one of the
+    /// module's parameters or holds parameters the module does not use (when the module lists
+    /// its parameters, as every built-in module does) is a programming error: it panics at the
+    /// caller's line. [`Model::try_new`] returns the refusal instead.
+    #[track_caller]
+    pub fn new(module: M, store: ParamStore<F>) -> Self {
+        match Self::try_new(module, store) {
+            Ok(model) => model,
+            Err(e) => panic!("Model::new: {e}"),
+        }
+    }
+
+    /// [`Model::new`] for a store that comes from outside the program: a store that does not
+    /// fit the module is returned as an error.
+    ///
+    /// ```
+    /// use borel::prelude::*;
+    /// let mut store = ParamStore::<f32>::new();
+    /// let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
+    /// let other = ParamStore::<f32>::new();
+    /// assert!(Model::try_new(net, other).is_err());
+    /// ```
+    pub fn try_new(module: M, store: ParamStore<F>) -> Result<Self, StoreMismatch> {
         let ids = module.params();
         if let Some(id) = ids.iter().find(|&&id| !store.contains(id)) {
             return Err(StoreMismatch(format!(
@@ -148,8 +167,10 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// The metrics `fit` and `evaluate` report besides the loss; call it after
     /// [`Model::compile`]. Accuracy needs a classification loss (binary, categorical or sparse
-    /// categorical cross-entropy): otherwise, or before `compile`, it is an error.
-    pub fn metrics(&mut self, metrics: &[Metric]) -> Result<&mut Self, FitError> {
+    /// categorical cross-entropy): otherwise, or before `compile`, it panics at the caller's
+    /// line (a choice fixed in code).
+    #[track_caller]
+    pub fn metrics(&mut self, metrics: &[Metric]) -> &mut Self {
         let wants = metrics.contains(&Metric::Accuracy);
         let classifies = matches!(
             self.loss,
@@ -160,13 +181,14 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             )
         );
         if wants && !classifies {
-            return Err(FitError::BadOption(format!(
-                "accuracy needs a classification loss, the model is compiled with {:?}",
+            panic!(
+                "Model::metrics: accuracy needs a classification loss (BinaryCrossEntropyWithLogits, \
+                 CategoricalCrossEntropy or SparseCategoricalCrossEntropy) set by compile first; the model has {:?}",
                 self.loss
-            )));
+            );
         }
         self.accuracy = wants;
-        Ok(self)
+        self
     }
 
     /// The module.
@@ -213,6 +235,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// Checks `(x, y)` before any training or scoring: finite, as many samples, the module's
     /// width, and targets that fit the output (its shape comes from a pass on one sample),
     /// so every error names a sample of the caller's data.
+    #[track_caller]
     fn check_pair(&self, x: &Tensor<F>, y: &Tensor<F>) -> Result<(), FitError> {
         let loss = self.loss.ok_or(FitError::NotCompiled)?;
         check_data(x, y)?;
@@ -224,13 +247,13 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// One inference pass, nothing recorded; with NaN tracing on, the first non-finite op is
     /// returned as an error (epoch 0: outside training; `batch`: the chunk of rows).
+    #[track_caller]
     fn infer(&self, x: &Tensor<F>, batch: usize) -> Result<Tensor<F>, FitError> {
         let tape = Tape::new();
         tape.keep_first_non_finite();
+        tape.set_grad_enabled(false);
         let fw = ForwardPass::eval(&tape, &self.store);
-        let y = tape
-            .no_grad(|| self.module.forward(&fw, tape.constant(x.clone())))
-            .value();
+        let y = self.module.forward(&fw, tape.constant(x.clone())).value();
         match tape.take_non_finite() {
             Some(report) => Err(FitError::NonFiniteOp {
                 report,
@@ -242,6 +265,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     }
 
     /// The model's output on `x` in inference mode (dropout off), in batches of 1024 rows.
+    #[track_caller]
     pub fn predict(&self, x: &Tensor<F>) -> Result<Tensor<F>, FitError> {
         check_data(x, x)?;
         self.check_width(x)?;
@@ -260,6 +284,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// The compiled loss (mean over samples) of the model on `(x, y)` in inference mode, and
     /// the accuracy when [`Model::metrics`] asked for it.
+    #[track_caller]
     pub fn evaluate(&self, x: &Tensor<F>, y: &Tensor<F>) -> Result<Scores, FitError> {
         let loss = self.loss.ok_or(FitError::NotCompiled)?;
         self.check_pair(x, y)?;

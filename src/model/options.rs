@@ -52,7 +52,10 @@ pub enum FitError {
         expected: usize,
     },
     /// The targets' shape differs from the model's output (it would silently broadcast).
-    #[error("y has samples of shape {target:?} but the model outputs {output:?}")]
+    #[error(
+        "y has samples of shape {target:?} but the model outputs {output:?}{}",
+        reshape_hint(target, output)
+    )]
     TargetShape {
         /// One sample of y.
         target: Vec<usize>,
@@ -269,7 +272,7 @@ impl<F: Float> FitOptions<F> {
     /// let model = || {
     ///     let mut store = ParamStore::new();
     ///     let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
-    ///     let mut m = Model::new(net, store).unwrap();
+    ///     let mut m = Model::new(net, store);
     ///     m.compile(Loss::Mse, Adam::new(0.1));
     ///     m
     /// };
@@ -312,7 +315,7 @@ impl<F: Float> FitOptions<F> {
     /// let world = World::init().unwrap();
     /// let mut store = ParamStore::<f32>::new();
     /// let net = Sequential::new().add(Dense::new(1).input_dim(2)).build(&mut store, 0);
-    /// let mut model = Model::new(net, store).unwrap();
+    /// let mut model = Model::new(net, store);
     /// model.compile(Loss::Mse, Adam::new(0.01));
     /// let (x, y) = (Tensor::ones(&[64, 2]), Tensor::zeros(&[64, 1]));
     /// let history = model.fit(&x, &y, FitOptions::new().batch_size(16).distributed(&world)).unwrap();
@@ -392,4 +395,19 @@ pub struct Scores {
     pub loss: f64,
     /// Fraction of samples classified correctly, when accuracy was asked for.
     pub accuracy: Option<f64>,
+}
+
+/// What to do when targets lack the output's trailing axes (`[n]` for an `[n, 1]` output).
+fn reshape_hint(target: &[usize], output: &[usize]) -> String {
+    let same_count = target.iter().product::<usize>() == output.iter().product::<usize>();
+    if same_count && target.len() < output.len() {
+        let dims: Vec<String> = output.iter().map(usize::to_string).collect();
+        format!(
+            ": reshape y to [n, {}] (y.reshape(&[n, {}]))",
+            dims.join(", "),
+            dims.join(", ")
+        )
+    } else {
+        String::new()
+    }
 }

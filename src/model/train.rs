@@ -109,6 +109,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     /// A [`Checkpoint::resumable`](crate::callbacks::Checkpoint::resumable) callback saves the
     /// whole run after each epoch, and [`FitOptions::resume_from`] continues it from there,
     /// bit for bit as if it had never stopped.
+    #[track_caller]
     pub fn fit(&mut self, x: &Tensor<F>, y: &Tensor<F>, mut opts: FitOptions<F>) -> Result<History, FitError> {
         let base_lr = self.optimizer.as_ref().ok_or(FitError::NotCompiled)?.learning_rate();
         self.loss.ok_or(FitError::NotCompiled)?;
@@ -155,6 +156,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// Trains epoch `epoch` (1-based) on the loader's next epoch of batches and scores the
     /// validation data: the epoch's log.
+    #[track_caller]
     fn epoch_log(
         &mut self,
         epoch: usize,
@@ -182,6 +184,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
     }
 
     /// The training and validation data, both checked.
+    #[track_caller]
     fn split(
         &self,
         x: &Tensor<F>,
@@ -253,6 +256,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// One pass over an epoch's batches: the summed loss (weighted by batch size) and the
     /// number of correctly classified samples.
+    #[track_caller]
     fn train_epoch(
         &mut self,
         epoch: usize,
@@ -278,6 +282,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
 
     /// One step on one batch: forward, loss, gradients, update. Returns the batch's loss and
     /// its correctly classified samples (0 unless accuracy is tracked).
+    #[track_caller]
     fn train_batch(
         &mut self,
         tape: &mut Tape<F>,

@@ -29,7 +29,7 @@ use crate::model::{EpochLog, FitError};
 /// # let logs = dir.path().join("logs");
 /// let mut store = ParamStore::<f32>::new();
 /// let net = Sequential::new().add(Dense::new(8).activation(Activation::Tanh).input_dim(1)).add(Dense::new(1)).build(&mut store, 0);
-/// let mut model = Model::new(net, store).unwrap();
+/// let mut model = Model::new(net, store);
 /// model.compile(Loss::Mse, Adam::new(0.01));
 /// let x = Tensor::from_fn(&[64, 1], |i| i as f32 / 32.0 - 1.0);
 /// let y = x.map(|v| v * v);

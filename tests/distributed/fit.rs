@@ -15,7 +15,7 @@ use crate::{BATCH, EPOCHS, Run, SAMPLES, SEED, assert_same_run, data_parallel, o
 fn model<F: Float>(world: &World) -> Model<F, Sequential<F>> {
     let mut store = ParamStore::new();
     let net = model_b(&mut store, if world.is_root() { 0 } else { 200 + world.rank() as u64 });
-    let mut m = Model::new(net, store).unwrap();
+    let mut m = Model::new(net, store);
     m.compile(Loss::Mse, RmsProp::keras());
     m
 }

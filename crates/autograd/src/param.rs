@@ -115,7 +115,7 @@ impl Ids {
 /// assert_eq!(store.num_params(), 6);
 /// ```
 #[derive(Debug)]
-pub struct ParamStore<F: Float> {
+pub struct ParamStore<F: Float = f32> {
     ids: Ids,
     names: Vec<String>,
     values: Vec<Tensor<F>>,
@@ -403,7 +403,7 @@ impl<'t, F: Float> std::ops::Index<ParamId> for ParamVars<'t, F> {
 /// assert!(grads.get(unused).is_none());
 /// ```
 #[derive(Clone, Debug)]
-pub struct ParamGrads<F: Float> {
+pub struct ParamGrads<F: Float = f32> {
     ids: Ids,
     grads: Vec<Option<Tensor<F>>>,
     /// New values of non-trainable buffers set by the forward pass (running statistics).

@@ -33,7 +33,7 @@ use crate::shape::{Shape, numel_for};
 /// assert_eq!((&y - &y_hat).square().sum().item(), 1.25);
 /// ```
 #[derive(Clone)]
-pub struct Tensor<F> {
+pub struct Tensor<F = f32> {
     data: Storage<F>,
     shape: Shape,
 }

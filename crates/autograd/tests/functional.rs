@@ -83,6 +83,14 @@ fn grad_of_non_scalar_panics_naming_the_shape() {
 }
 
 #[test]
+#[should_panic(expected = "backward: output has shape [4, 1], not a scalar: reduce it first (`.mean()`")]
+fn backward_of_a_per_sample_loss_says_to_reduce_it() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::ones(&[4, 1]));
+    let _ = (x * x).backward();
+}
+
+#[test]
 #[should_panic(expected = "value_and_grad: f must return a scalar")]
 fn value_and_grad_of_non_scalar_panics() {
     value_and_grad(|v| v * 2.0, &t(&[1.0, 2.0], &[2]));

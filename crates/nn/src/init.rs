@@ -84,3 +84,50 @@ impl Init {
         }
     }
 }
+
+/// How a framework initialises its dense layer, for a whole model or one layer: a model ported
+/// from PyTorch starts from the distribution it started from there.
+///
+/// - `Keras` (the default): Glorot-uniform kernel, zero bias (`Dense`'s defaults).
+/// - `PyTorch`: `nn.Linear`'s `reset_parameters`: the weight from kaiming-uniform with
+///   `a = sqrt(5)`, which is `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, and the bias from the same
+///   `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`.
+///
+/// Set it with [`crate::Dense::init`], [`crate::SequentialBuilder::init`] or
+/// [`crate::ParamBuilder::init_preset`]; an initializer set on a layer by
+/// [`crate::Dense::kernel_init`] or [`crate::Dense::bias_init`] wins over any preset.
+///
+/// ```
+/// use borel_nn::{Dense, InitPreset, ParamStore, Sequential};
+/// let mut store = ParamStore::<f32>::new();
+/// let net = Sequential::new()
+///     .add(Dense::new(64).input_dim(16))
+///     .add(Dense::new(1))
+///     .init(InitPreset::PyTorch)
+///     .build(&mut store, 0);
+/// let bound = 1.0 / 16f32.sqrt();
+/// let bias = store.get(store.find("0.bias").unwrap());
+/// assert!(bias.data().iter().all(|b| b.abs() <= bound) && bias.data().iter().any(|&b| b != 0.0));
+/// # let _ = net;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitPreset {
+    /// Keras' `Dense`: Glorot-uniform kernel, zero bias.
+    #[default]
+    Keras,
+    /// PyTorch's `nn.Linear`: kernel and bias uniform in `+-1/sqrt(fan_in)`.
+    PyTorch,
+}
+
+impl InitPreset {
+    /// The kernel's and the bias' initializers of a dense layer with `fan_in` inputs.
+    pub fn dense(self, fan_in: usize) -> (Init, Init) {
+        match self {
+            InitPreset::Keras => (Init::GlorotUniform, Init::Zeros),
+            InitPreset::PyTorch => {
+                let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+                (Init::Uniform(-bound, bound), Init::Uniform(-bound, bound))
+            }
+        }
+    }
+}

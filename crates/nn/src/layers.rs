@@ -3,18 +3,20 @@
 use borel_autograd::{DenseAct, Float, ParamId, ParamStore, Tape, Tensor, Var};
 
 use crate::activation::Activation;
-use crate::init::Init;
+use crate::init::{Init, InitPreset};
 use crate::param::{ForwardPass, ParamBuilder};
 
-/// A piece of forward code with parameters in a [`ParamStore`].
+/// A piece of forward code with parameters in a [`ParamStore`]. The float type `F` defaults to
+/// `f32` (PyTorch's default dtype), as it does for [`ForwardPass`], `Var` and `Tensor`: `impl
+/// Module for Net` with `ForwardPass<'t>` and `Var<'t>` is the `f32` module.
 ///
 /// ```
 /// use borel_autograd::{ParamId, ParamStore, Tensor, Var};
 /// use borel_nn::{Dense, DenseModule, ForwardPass, Init, Module, ParamBuilder};
 /// // A user's own module: a dense layer plus a learned scalar gate on a skip connection.
 /// struct Gated { dense: DenseModule, gate: ParamId }
-/// impl Module<f32> for Gated {
-///     fn forward<'t>(&self, fw: &ForwardPass<'t, f32>, x: Var<'t, f32>) -> Var<'t, f32> {
+/// impl Module for Gated {
+///     fn forward<'t>(&self, fw: &ForwardPass<'t>, x: Var<'t>) -> Var<'t> {
 ///         self.dense.forward(fw, x).tanh() + x * fw.param(self.gate)
 ///     }
 ///     fn params(&self) -> Vec<ParamId> {
@@ -27,8 +29,11 @@ use crate::param::{ForwardPass, ParamBuilder};
 /// let y = m.predict(&store, &Tensor::ones(&[5, 2]));
 /// assert_eq!(y.shape(), &[5, 2]);
 /// ```
-pub trait Module<F: Float> {
-    /// The forward pass on the pass's tape.
+pub trait Module<F: Float = f32> {
+    /// The forward pass on the pass's tape. A panic inside it (a programming error: shapes
+    /// that do not fit) is reported at the line that called `forward` (or `predict`, or
+    /// `Model::fit`), in every implementation.
+    #[track_caller]
     fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F>;
 
     /// Features per sample the module takes, when it knows (so that data of the wrong width
@@ -46,8 +51,9 @@ pub trait Module<F: Float> {
     #[track_caller]
     fn predict(&self, store: &ParamStore<F>, x: &Tensor<F>) -> Tensor<F> {
         let tape = Tape::new();
+        tape.set_grad_enabled(false);
         let fw = ForwardPass::eval(&tape, store);
-        tape.no_grad(|| self.forward(&fw, tape.constant(x.clone())).value())
+        self.forward(&fw, tape.constant(x.clone())).value()
     }
 }
 
@@ -85,7 +91,7 @@ pub trait Module<F: Float> {
 /// let net = Sequential::new().add(Dense::new(3).input_dim(2)).add(Double).build(&mut store, 0);
 /// assert!(net.summary(&store).contains("double (Double)"));
 /// ```
-pub trait LayerSpec<F: Float> {
+pub trait LayerSpec<F: Float = f32> {
     /// The layer's type, as `summary()` shows it (`Dense`, `Dropout`); its lower-case form
     /// names the layers (`dense`, `dense_1`).
     fn kind(&self) -> &'static str;
@@ -115,8 +121,11 @@ pub struct Dense {
     units: usize,
     activation: Activation,
     use_bias: bool,
-    kernel_init: Init,
-    bias_init: Init,
+    /// Set by `kernel_init`/`bias_init`: wins over any preset.
+    kernel_init: Option<Init>,
+    bias_init: Option<Init>,
+    /// Set by `init`: wins over the builder's preset.
+    preset: Option<InitPreset>,
     input_dim: Option<usize>,
 }
 
@@ -130,8 +139,9 @@ impl Dense {
             units,
             activation: Activation::Linear,
             use_bias: true,
-            kernel_init: Init::GlorotUniform,
-            bias_init: Init::Zeros,
+            kernel_init: None,
+            bias_init: None,
+            preset: None,
             input_dim: None,
         }
     }
@@ -148,15 +158,30 @@ impl Dense {
         self
     }
 
-    /// The kernel's initializer (default Glorot uniform).
+    /// The kernel's initializer (default Glorot uniform, Keras' preset).
     pub fn kernel_init(mut self, init: Init) -> Self {
-        self.kernel_init = init;
+        self.kernel_init = Some(init);
         self
     }
 
-    /// The bias' initializer (default zeros).
+    /// The bias' initializer (default zeros, Keras' preset).
     pub fn bias_init(mut self, init: Init) -> Self {
-        self.bias_init = init;
+        self.bias_init = Some(init);
+        self
+    }
+
+    /// Initializes the kernel and the bias as `preset`'s framework does (PyTorch's
+    /// `nn.Linear` or Keras' `Dense`), unless `kernel_init`/`bias_init` say otherwise.
+    ///
+    /// ```
+    /// use borel_nn::{Dense, InitPreset, ParamBuilder, ParamStore};
+    /// let mut store = ParamStore::<f32>::new();
+    /// let spec = Dense::new(3).init(InitPreset::PyTorch);
+    /// let layer = spec.build(&mut ParamBuilder::new(&mut store, 0), "fc", 4);
+    /// assert!(store.get(layer.bias().unwrap()).data().iter().all(|b| b.abs() <= 0.5));
+    /// ```
+    pub fn init(mut self, preset: InitPreset) -> Self {
+        self.preset = Some(preset);
         self
     }
 
@@ -189,9 +214,13 @@ impl Dense {
     /// Builds the layer with parameters `kernel` and `bias` directly under `b`'s prefix.
     fn build_here<F: Float>(&self, b: &mut ParamBuilder<'_, F>, in_features: usize) -> DenseModule {
         let [kernel, bias] = Self::PARAM_NAMES.map(|n| n.store);
-        let kernel = b.param(kernel, &[in_features, self.units], self.kernel_init);
-        let bias = self.use_bias.then(|| b.param(bias, &[self.units], self.bias_init));
+        let (preset_kernel, preset_bias) = self.preset.unwrap_or(b.preset()).dense(in_features);
+        let kernel_init = self.kernel_init.unwrap_or(preset_kernel);
+        let kernel = b.param(kernel, &[in_features, self.units], kernel_init);
+        let bias_init = self.bias_init.unwrap_or(preset_bias);
+        let bias = self.use_bias.then(|| b.param(bias, &[self.units], bias_init));
         DenseModule {
+            name: b.prefix().trim_end_matches('.').to_string(),
             kernel,
             bias,
             activation: self.activation,
@@ -211,6 +240,8 @@ pub(crate) struct ParamNames {
 /// A built dense layer: the [`Module`] that [`Dense`] builds, holding its parameters' ids.
 #[derive(Clone, Debug)]
 pub struct DenseModule {
+    /// The prefix of its parameters' names (`hidden`, `0`): what errors call it.
+    name: String,
     kernel: ParamId,
     bias: Option<ParamId>,
     activation: Activation,
@@ -236,9 +267,18 @@ impl DenseModule {
 }
 
 impl<F: Float> Module<F> for DenseModule {
-    #[track_caller]
     fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
         let (w, b) = (fw.param(self.kernel), self.bias.map(|b| fw.param(b)));
+        let (x_shape, w_shape) = (x.shape(), w.shape());
+        if x_shape.last() != w_shape.first() {
+            panic!(
+                "Dense layer `{}`: its kernel {:?} takes inputs of {} features, got shape {:?}",
+                self.name,
+                w_shape.as_slice(),
+                w_shape[0],
+                x_shape.as_slice()
+            );
+        }
         if let Some(act) = self.activation.fused() {
             return x.dense(w, b, act);
         }

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod derive;
 mod init;
 mod layers;
 pub mod loss;
@@ -42,8 +43,11 @@ mod weights;
 
 pub use activation::{Activation, UnknownActivation};
 pub use borel_autograd::io::FileError;
-pub use borel_autograd::{ParamGrads, ParamId, ParamStore};
-pub use init::Init;
+pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
+/// `#[derive(Module)]`: see [`Params`] for an example.
+pub use borel_derive::Module;
+pub use derive::Params;
+pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};
 pub use loss::{LabelError, Loss, Reduction, Target, UnknownLoss, class_labels};
 pub use norm::{BatchNorm, BatchNormModule, LayerNorm, LayerNormModule};

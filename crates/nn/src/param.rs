@@ -7,7 +7,7 @@ use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVar
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::init::Init;
+use crate::init::{Init, InitPreset};
 
 /// Registers parameters under a name prefix, initializing them from one seeded generator.
 ///
@@ -20,10 +20,11 @@ use crate::init::Init;
 /// assert_eq!(store.num_params(), 9);
 /// # let _ = layer;
 /// ```
-pub struct ParamBuilder<'a, F: Float> {
+pub struct ParamBuilder<'a, F: Float = f32> {
     store: &'a mut ParamStore<F>,
     rng: RngRef<'a>,
     prefix: String,
+    preset: InitPreset,
 }
 
 enum RngRef<'a> {
@@ -38,6 +39,7 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
             store,
             rng: RngRef::Owned(Box::new(StdRng::seed_from_u64(seed))),
             prefix: String::new(),
+            preset: InitPreset::Keras,
         }
     }
 
@@ -52,7 +54,33 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
             store: self.store,
             rng,
             prefix,
+            preset: self.preset,
         }
+    }
+
+    /// The same builder with layers initialized as `preset`'s framework does, where a layer
+    /// sets no initializer of its own (default [`InitPreset::Keras`]); sub-builders inherit it.
+    ///
+    /// ```
+    /// use borel_nn::{Dense, InitPreset, ParamBuilder, ParamStore};
+    /// let mut store = ParamStore::<f32>::new();
+    /// let mut b = ParamBuilder::new(&mut store, 0).init_preset(InitPreset::PyTorch);
+    /// let layer = Dense::new(2).build(&mut b, "fc", 100);
+    /// assert!(store.get(layer.kernel()).data().iter().all(|w| w.abs() <= 0.1));
+    /// ```
+    pub fn init_preset(mut self, preset: InitPreset) -> Self {
+        self.preset = preset;
+        self
+    }
+
+    /// The initialization preset layers built here follow.
+    pub fn preset(&self) -> InitPreset {
+        self.preset
+    }
+
+    /// The prefix of the names made here (`encoder.dense1.`; empty at the top).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Creates a trainable parameter `prefix + name` of `shape`, with fans taken from the
@@ -112,7 +140,7 @@ impl<'a, F: Float> ParamBuilder<'a, F> {
 /// let grads = fw.backward(y.sum());
 /// assert_eq!(grads[layer.kernel()].shape(), &[2, 1]);
 /// ```
-pub struct ForwardPass<'t, F: Float> {
+pub struct ForwardPass<'t, F: Float = f32> {
     tape: &'t Tape<F>,
     params: ParamVars<'t, F>,
     training: bool,

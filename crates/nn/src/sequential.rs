@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use borel_autograd::{Float, Var};
 
+use crate::init::InitPreset;
 use crate::layers::{LayerSpec, Module};
 use crate::param::{ForwardPass, ParamBuilder};
 use borel_autograd::{ParamId, ParamStore};
@@ -23,9 +24,10 @@ use borel_autograd::{ParamId, ParamStore};
 /// assert_eq!(store.num_params(), 501);
 /// assert!(model.summary(&store).contains("Total params: 501"));
 /// ```
-pub struct SequentialBuilder<F: Float> {
+pub struct SequentialBuilder<F: Float = f32> {
     specs: Vec<Box<dyn LayerSpec<F>>>,
     name: String,
+    preset: InitPreset,
 }
 
 /// One built layer: its module and what `summary()` shows of it.
@@ -37,7 +39,7 @@ struct Built<F: Float> {
 }
 
 /// A built stack of layers.
-pub struct Sequential<F: Float> {
+pub struct Sequential<F: Float = f32> {
     layers: Vec<Built<F>>,
     input_dim: usize,
     name: String,
@@ -50,6 +52,7 @@ impl<F: Float> Sequential<F> {
         SequentialBuilder {
             specs: Vec::new(),
             name: "sequential".into(),
+            preset: InitPreset::Keras,
         }
     }
 
@@ -156,6 +159,13 @@ impl<F: Float> SequentialBuilder<F> {
         self
     }
 
+    /// Initializes every layer as `preset`'s framework does (PyTorch's `nn.Linear`, Keras'
+    /// `Dense`), where a layer sets no initializer of its own; see [`InitPreset`].
+    pub fn init(mut self, preset: InitPreset) -> Self {
+        self.preset = preset;
+        self
+    }
+
     /// Builds every layer into `store`, initializers seeded with `seed`. The input size comes
     /// from the first layer's `input_dim`; panics if it has none (see [`Self::build_with_input`]).
     #[track_caller]
@@ -168,7 +178,7 @@ impl<F: Float> SequentialBuilder<F> {
 
     /// Builds with `input_dim` features per sample.
     pub fn build_with_input(self, store: &mut ParamStore<F>, seed: u64, input_dim: usize) -> Sequential<F> {
-        let mut b = ParamBuilder::new(store, seed);
+        let mut b = ParamBuilder::new(store, seed).init_preset(self.preset);
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         let mut n = input_dim;
         let mut layers = Vec::with_capacity(self.specs.len());
@@ -194,9 +204,66 @@ impl<F: Float> SequentialBuilder<F> {
     }
 }
 
+impl<F: Float> Sequential<F> {
+    /// Panics: layer `i` was given `shape` where it takes `width` features.
+    #[track_caller]
+    fn wrong_input(&self, i: usize, width: usize, shape: &[usize]) -> ! {
+        let from = match i {
+            0 => "the model's input".to_string(),
+            _ => format!("the output of layer {} `{}`", i - 1, self.layers[i - 1].name),
+        };
+        let layer = &self.layers[i];
+        panic!(
+            "Sequential `{}`: layer {i} `{}` ({}) takes inputs of {width} features, got shape {shape:?} ({from})",
+            self.name, layer.name, layer.kind
+        );
+    }
+}
+
+/// Names the layer a panic came from, on the way out of it (the panic's own message, printed
+/// first, names the op and the shapes).
+struct LayerNote<'a> {
+    model: &'a str,
+    index: usize,
+    layer: &'a str,
+    kind: &'static str,
+}
+
+impl Drop for LayerNote<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let LayerNote {
+                model,
+                index,
+                layer,
+                kind,
+            } = self;
+            eprintln!("note: the panic above happened in layer {index} `{layer}` ({kind}) of Sequential `{model}`");
+        }
+    }
+}
+
 impl<F: Float> Module<F> for Sequential<F> {
+    /// Runs the layers in order. Each layer's input is checked first: a width that does not fit
+    /// panics naming the layer (its position, counted from 0 as in `nn.Sequential`, its name
+    /// and type) at the line that called `forward`, `predict` or `fit`.
     fn forward<'t>(&self, fw: &ForwardPass<'t, F>, x: Var<'t, F>) -> Var<'t, F> {
-        self.layers.iter().fold(x, |h, l| l.module.forward(fw, h))
+        let (mut h, mut width) = (x, self.input_dim);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let shape = h.shape();
+            if shape.last() != Some(&width) {
+                self.wrong_input(index, width, &shape);
+            }
+            let _note = LayerNote {
+                model: &self.name,
+                index,
+                layer: &layer.name,
+                kind: layer.kind,
+            };
+            h = layer.module.forward(fw, h);
+            width = layer.out_features;
+        }
+        h
     }
 
     fn input_features(&self) -> Option<usize> {

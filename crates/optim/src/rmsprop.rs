@@ -81,6 +81,18 @@ impl<F: Float> RmsProp<F> {
             ..Self::keras()
         }
     }
+    /// PyTorch's `RMSprop` with learning rate `lr` and its other defaults; panics unless
+    /// `lr` is finite and >= 0.
+    ///
+    /// ```
+    /// use borel_optim::{Optimizer, RmsProp};
+    /// let opt = RmsProp::<f32>::new(0.005);
+    /// assert_eq!(opt.learning_rate(), 0.005);
+    /// ```
+    #[track_caller]
+    pub fn new(lr: f64) -> Self {
+        Self::pytorch().lr(lr)
+    }
     /// The learning rate; panics unless it is finite and >= 0.
     #[track_caller]
     pub fn lr(mut self, lr: f64) -> Self {

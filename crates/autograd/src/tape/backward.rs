@@ -78,7 +78,7 @@ fn scalar_seed<F: Float>(op: &str, output: &Var<'_, F>) -> Tensor<F> {
     let shape = output.shape();
     if shape.iter().product::<usize>() != 1 {
         panic!(
-            "{op}: output has shape {:?}; pass a seed gradient of that shape (backward_with / grad_with) for non-scalar outputs",
+            "{op}: output has shape {:?}, not a scalar: reduce it first (`.mean()` for an average loss, as PyTorch's losses do; `.sum()`), or pass a seed gradient of that shape (backward_with / grad_with)",
             shape.as_slice()
         );
     }

@@ -21,7 +21,7 @@ use crate::tensor::Tensor;
 /// assert!(grads.get(unused).is_none());
 /// assert_eq!(grads[unused].data(), &[0.0, 0.0, 0.0]);
 /// ```
-pub struct GradStore<F> {
+pub struct GradStore<F = f32> {
     /// The var leaves' ids, ascending, and their gradients (`None` once taken; zeros for the
     /// leaves the sweep did not reach).
     pub(super) ids: Vec<u32>,

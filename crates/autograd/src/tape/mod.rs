@@ -58,7 +58,7 @@ pub(crate) struct Node<F> {
 /// let hvp = (g[0] * v).sum().backward();
 /// assert!((hvp[x].at(&[0]) - (2.0 * 1f64.cos() - 1f64.sin())).abs() < 1e-12);
 /// ```
-pub struct Tape<F: Float> {
+pub struct Tape<F: Float = f32> {
     pub(crate) nodes: RefCell<Vec<Node<F>>>,
     /// The ids of the leaves made with [`Tape::var`], in order: what `backward` returns
     /// gradients for, found without a walk over every node.
@@ -101,10 +101,11 @@ impl<F: Float> fmt::Debug for Tape<F> {
 /// A handle to a value recorded on a [`Tape`]: what forward code is written with.
 ///
 /// `Var` is `Copy`; arithmetic operators and methods (`exp`, `matmul`, `sum`, ...) record a
-/// new node and return its handle. Vars of two different tapes must not be mixed: doing so
+/// new node and return its handle. The float type defaults to `f32`: `Var<'t>` is
+/// `Var<'t, f32>` (and `Tensor` is `Tensor<f32>`, `Tape` is `Tape<f32>`). Vars of two different tapes must not be mixed: doing so
 /// panics, naming the op.
 #[derive(Clone, Copy)]
-pub struct Var<'t, F: Float> {
+pub struct Var<'t, F: Float = f32> {
     pub(crate) tape: &'t Tape<F>,
     pub(crate) id: u32,
 }
@@ -209,6 +210,22 @@ impl<F: Float> Tape<F> {
         }
         let _restore = Restore(&self.recording, self.recording.replace(false));
         f()
+    }
+
+    /// Turns recording off (`false`) or back on, until changed again: PyTorch's
+    /// `torch.set_grad_enabled`, for code where [`Tape::no_grad`]'s closure is in the way.
+    ///
+    /// ```
+    /// use borel_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(3.0));
+    /// tape.set_grad_enabled(false);
+    /// assert!(!(x * x).requires_grad());
+    /// tape.set_grad_enabled(true);
+    /// assert!((x * x).requires_grad());
+    /// ```
+    pub fn set_grad_enabled(&self, on: bool) {
+        self.recording.set(on);
     }
 
     /// Records `op` applied to the nodes `inputs`; computes its value now.

@@ -27,7 +27,7 @@ fn steps_reproduce_model_fit_exactly() {
         let y = Tensor::<f32>::from_fn(&[300, 1], |i| s.y[i] as f32);
         let mut store = ParamStore::new();
         let net = network(&c, &mut store);
-        let mut model = Model::new(net, store).unwrap();
+        let mut model = Model::new(net, store);
         model.compile(Loss::Mse, RmsProp::keras());
         let h = model
             .fit(&x, &y, FitOptions::new().epochs(4).batch_size(64).seed(0))
