@@ -13,7 +13,7 @@ fn fit_updates_running_statistics_and_predict_uses_them() {
         .add(LayerNorm::keras())
         .add(Dense::new(1))
         .build(&mut store, 0);
-    let mut model = Model::new(net, store).unwrap();
+    let mut model = Model::new(net, store);
     model.compile(Loss::Mse, Adam::new(0.01));
     let x = Tensor::from_fn(&[64, 2], |i| ((i * 7 % 13) as f32 - 6.0) / 3.0 + 2.0);
     let y = Tensor::from_fn(&[64, 1], |i| (i % 5) as f32 / 5.0);
