@@ -61,6 +61,7 @@ pub mod prelude {
         Activation, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module, ParamBuilder,
         ParamStore, Sequential, SequentialBuilder, WeightFile,
     };
+    pub use borel_nn::{BatchNorm, LayerNorm};
     pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Momentum, Optimizer, RmsProp, Sgd};
     pub use rand::rngs::StdRng;
     pub use rand::{self, RngExt, SeedableRng};
