@@ -1,5 +1,5 @@
-//! With NaN tracing on, `fit` names the op and the line of a user's forward code that made
-//! the first NaN (its own binary: the switch is global to the program).
+//! With NaN tracing on, `fit` names the op that made the first NaN and the line that called
+//! `fit` (a module's `forward` reports its caller's line); its own binary: the switch is global.
 
 use borel::prelude::*;
 
