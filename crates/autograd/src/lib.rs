@@ -48,7 +48,9 @@ mod var_fn;
 
 pub use anomaly::{NonFiniteOp, Pass, debug_nans, set_debug_nans};
 pub use float::Float;
-pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, value_and_grad, vjp};
+pub use functional::{
+    grad, hessian, hessian_many, hvp, hvp_many, jacfwd, jacobian, jvp, jvp_many, value_and_grad, vjp,
+};
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
 pub use ops::Operand;
 pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};

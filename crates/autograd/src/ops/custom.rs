@@ -212,7 +212,11 @@ fn tensor_tangent<F: Float, E: Engine<F>>(
             let unit = Tensor::from_fn(yv.shape(), |i| if i == j { F::ONE } else { F::ZERO });
             let rows = op.backward(&refs, &yv, &unit);
             let shapes: Vec<&[usize]> = rows.iter().map(|r| r.shape()).collect();
-            check_grads(op.name(), &shapes, &refs.iter().map(|xi| xi.shape()).collect::<Vec<_>>());
+            check_grads(
+                op.name(),
+                &shapes,
+                &refs.iter().map(|xi| xi.shape()).collect::<Vec<_>>(),
+            );
             rows.iter()
                 .zip(&us)
                 .filter_map(|(r, u)| u.as_ref().map(|u| dot(r, u)))

@@ -268,13 +268,20 @@ impl Linalg {
                 let eye = Tensor::from_fn(&shape, |i| F::from_f64(f64::from(u8::from(i % (n * n) % (n + 1) == 0))));
                 let inv_t = solve(a, true, &e.constant(eye));
                 let r = shape.len();
-                let tr = e.apply(Reduce::sum([r - 2, r - 1].into_iter().collect(), false).into(), &[&e.mul(&inv_t, da)]);
+                let tr = e.apply(
+                    Reduce::sum([r - 2, r - 1].into_iter().collect(), false).into(),
+                    &[&e.mul(&inv_t, da)],
+                );
                 let tr = e.reshape(&tr, batch.as_slice().into());
                 if *self == Linalg::Det { e.mul(y, &tr) } else { tr }
             }
             Linalg::Cholesky => {
                 let half = F::from_f64(0.5);
-                let sym = e.affine(&e.apply_binary(super::Binary::Add, da, &transpose(e, da)), half, F::ZERO);
+                let sym = e.affine(
+                    &e.apply_binary(super::Binary::Add, da, &transpose(e, da)),
+                    half,
+                    F::ZERO,
+                );
                 // L^-1 dA_s L^-T, as (L^-1 (L^-1 dA_s)^T)^T.
                 let m = transpose(e, &solve(y, false, &transpose(e, &solve(y, false, &sym))));
                 let phi = Tensor::from_fn(&shape, |i| {

@@ -163,7 +163,10 @@ pub(crate) fn linear_tangent<F: Float, E: Engine<F>>(
 
 /// Adds the tangent terms that are there (`None` when none is).
 pub(crate) fn sum_terms<F: Float, E: Engine<F>>(e: &E, terms: impl IntoIterator<Item = Option<E::V>>) -> Option<E::V> {
-    terms.into_iter().flatten().reduce(|a, b| e.apply_binary(Binary::Add, &a, &b))
+    terms
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| e.apply_binary(Binary::Add, &a, &b))
 }
 
 /// Declares the op families, once: the `Op` enum a tape node holds, the conversions from each

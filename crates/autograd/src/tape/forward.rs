@@ -75,7 +75,11 @@ impl<F: Float> Tape<F> {
         let last = outputs.iter().map(|o| o.id).max().unwrap_or(0);
         let found: Vec<Option<u32>> = if create_graph {
             let rec = Record { tape: self };
-            let seeds: Vec<(u32, u32)> = wrt.iter().zip(tangents).map(|(w, u)| (w.id, rec.constant(u.clone()))).collect();
+            let seeds: Vec<(u32, u32)> = wrt
+                .iter()
+                .zip(tangents)
+                .map(|(w, u)| (w.id, rec.constant(u.clone())))
+                .collect();
             let t = tangent_sweep(&rec, self, &seeds, last);
             outputs.iter().map(|o| t[o.id as usize]).collect()
         } else {
@@ -112,7 +116,10 @@ impl<F: Float> Tape<F> {
             }
             let shape = nodes.value(i).shape();
             if u.shape() != shape {
-                panic!("jvp: tangent {k} has shape {:?} but var {k} has shape {shape:?}", u.shape());
+                panic!(
+                    "jvp: tangent {k} has shape {:?} but var {k} has shape {shape:?}",
+                    u.shape()
+                );
             }
         }
     }
