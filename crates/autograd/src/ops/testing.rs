@@ -140,8 +140,20 @@ where
     for (i, &a) in fwd.data().iter().enumerate() {
         let (r, c) = (rev[i], recorded.data()[i]);
         let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * h);
-        prop_assert!((a - r).abs() <= 1e-9 * scale, "tangent element {}: forward {} vs reverse {}", i, a, r);
-        prop_assert!((a - c).abs() <= 1e-12 * scale, "tangent element {}: eager {} vs recorded {}", i, a, c);
+        prop_assert!(
+            (a - r).abs() <= 1e-9 * scale,
+            "tangent element {}: forward {} vs reverse {}",
+            i,
+            a,
+            r
+        );
+        prop_assert!(
+            (a - c).abs() <= 1e-12 * scale,
+            "tangent element {}: eager {} vs recorded {}",
+            i,
+            a,
+            c
+        );
         let ok = (a - fd).abs() <= 1e-5 + 1e-3 * fd.abs();
         prop_assert!(ok, "tangent element {}: forward {} vs finite difference {}", i, a, fd);
     }
@@ -154,7 +166,9 @@ fn directions(xs: &[Tensor<f64>]) -> Vec<Tensor<f64>> {
     let mut state = xs
         .iter()
         .flat_map(|x| x.data().iter())
-        .fold(0x9e37_79b9_7f4a_7c15u64, |h, v| (h ^ v.to_bits()).wrapping_mul(0x100_0000_01b3));
+        .fold(0x9e37_79b9_7f4a_7c15u64, |h, v| {
+            (h ^ v.to_bits()).wrapping_mul(0x100_0000_01b3)
+        });
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
