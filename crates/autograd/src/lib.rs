@@ -6,7 +6,9 @@
 //! Forward code is plain Rust on [`Var`]s: every op records a node on the [`Tape`], and
 //! [`Var::backward`] returns a [`GradStore`] with the gradient of every leaf made with
 //! [`Tape::var`]. [`Tape::grad`] with `create_graph = true` records the backward pass too, so
-//! gradients can be differentiated again.
+//! gradients can be differentiated again. Forward mode ([`Tape::jvp`], [`jvp`], [`jacfwd`])
+//! carries tangents through the recorded nodes in order; [`hessian`] and [`hvp`] run it over
+//! the recorded gradient (forward over reverse).
 //!
 //! ```
 //! use borel_autograd::{Tape, Tensor};

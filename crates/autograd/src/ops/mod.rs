@@ -21,6 +21,13 @@
 //! [`EngineExt`]), so running them while recording gives gradients that can be differentiated
 //! again: that is all `create_graph` does. Composite ops are written with other ops and have no
 //! backward rule of their own.
+//!
+//! Each family's tangent rule ([`Family::tangent`], forward mode) sits next to its backward
+//! rule and is written the same way, reusing the backward's derivatives where the op is
+//! elementwise (unary and binary tables): the output's tangent from the inputs' tangents. The
+//! tangent sweep (`tape/forward.rs`) runs them in recording order for `jvp`, `jacfwd` and the
+//! forward-over-reverse `hessian` and `hvp`. User ops derive theirs from their backward
+//! (`custom.rs`).
 
 pub(crate) mod binary;
 pub(crate) mod concat;
