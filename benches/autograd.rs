@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use borel::autograd::{DenseAct, Tape, Tensor, Var, func, hessian, jacfwd, jacobian, jvp, set_parallel_threshold};
+use borel::autograd::{DenseAct, Tape, Tensor, Var, func, hessian, hvp, jacfwd, jacobian, jvp, set_parallel_threshold};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 
@@ -193,6 +193,18 @@ fn forward_mode(c: &mut Criterion) {
     });
     g.bench_function("hessian_16_32_1_rev_over_rev", |bench| {
         bench.iter(|| black_box(reverse_hessian(&small, &x16)))
+    });
+    let v16 = Tensor::<f32>::rand_normal(&[1, 16], 0.0, 1.0, &mut rng);
+    g.bench_function("hvp_16_32_1_fwd_over_rev", |bench| {
+        bench.iter(|| black_box(hvp(loss, &x16, &v16)))
+    });
+    g.bench_function("hvp_16_32_1_rev_over_rev", |bench| {
+        bench.iter(|| {
+            let tape = Tape::new();
+            let xv = tape.var(x16.clone());
+            let gr = tape.grad(mlp(&small, xv, true).tanh().sum(), &[xv], true)[0];
+            black_box(tape.grad((gr * tape.constant(v16.clone())).sum(), &[xv], false)[0].value())
+        })
     });
     g.finish();
 }

@@ -7,8 +7,8 @@
 //! [`Var::backward`] returns a [`GradStore`] with the gradient of every leaf made with
 //! [`Tape::var`]. [`Tape::grad`] with `create_graph = true` records the backward pass too, so
 //! gradients can be differentiated again. Forward mode ([`Tape::jvp`], [`jvp`], [`jacfwd`])
-//! carries tangents through the recorded nodes in order; [`hessian`] and [`hvp`] run it over
-//! the recorded gradient (forward over reverse).
+//! carries tangents through the recorded nodes in order; [`hvp`] runs it over the recorded
+//! gradient (forward over reverse).
 //!
 //! ```
 //! use borel_autograd::{Tape, Tensor};

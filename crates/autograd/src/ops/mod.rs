@@ -26,7 +26,7 @@
 //! rule and is written the same way, reusing the backward's derivatives where the op is
 //! elementwise (unary and binary tables): the output's tangent from the inputs' tangents. The
 //! tangent sweep (`tape/forward.rs`) runs them in recording order for `jvp`, `jacfwd` and the
-//! forward-over-reverse `hessian` and `hvp`. User ops derive theirs from their backward
+//! forward-over-reverse `hvp`. User ops derive theirs from their backward
 //! (`custom.rs`).
 
 pub(crate) mod binary;

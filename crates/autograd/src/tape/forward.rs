@@ -1,10 +1,11 @@
 //! Forward mode: the tangent sweep over a recorded tape, and [`Tape::jvp`], the entry point
-//! the functional transforms (`jvp`, `jacfwd`, forward-over-reverse `hessian` and `hvp`) use.
+//! the functional transforms (`jvp`, `jacfwd`, the forward-over-reverse `hvp`) use.
 
 use smallvec::SmallVec;
 
 use crate::float::Float;
 use crate::tape::engine::{Eager, Engine, Record};
+use crate::tape::pool::{give_spare, take_spare};
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -18,7 +19,8 @@ pub(super) fn tangent_sweep<E: Engine<F>, F: Float>(
     last: u32,
 ) -> Vec<Option<E::V>> {
     let n = last as usize + 1;
-    let mut t: Vec<Option<E::V>> = vec![None; n];
+    let mut t: Vec<Option<E::V>> = take_spare();
+    t.resize(n, None);
     let mut start = n;
     for (id, v) in seeds {
         let i = *id as usize;
@@ -84,10 +86,9 @@ impl<F: Float> Tape<F> {
             outputs.iter().map(|o| t[o.id as usize]).collect()
         } else {
             let seeds: Vec<(u32, Tensor<F>)> = wrt.iter().zip(tangents).map(|(w, u)| (w.id, u.clone())).collect();
-            let mut t = tangent_sweep(&Eager, self, &seeds, last);
-            outputs
-                .iter()
-                .map(|o| t[o.id as usize].take().map(|d| self.constant(d).id))
+            self.tangents(outputs, &seeds)
+                .into_iter()
+                .map(|d| d.map(|d| self.constant(d).id))
                 .collect()
         };
         outputs
@@ -98,6 +99,16 @@ impl<F: Float> Tape<F> {
                 id: id.unwrap_or_else(|| self.constant(Tensor::zeros(&o.shape())).id),
             })
             .collect()
+    }
+
+    /// The tangents of `outputs` (`None`: zero) from one eager sweep seeded with `seeds`
+    /// (var leaf id, tangent), unchecked: what `jacfwd` and `hvp` run per direction.
+    pub(crate) fn tangents(&self, outputs: &[Var<'_, F>], seeds: &[(u32, Tensor<F>)]) -> Vec<Option<Tensor<F>>> {
+        let last = outputs.iter().map(|o| o.id).max().unwrap_or(0);
+        let mut t = tangent_sweep(&Eager, self, seeds, last);
+        let out = outputs.iter().map(|o| t[o.id as usize].take()).collect();
+        give_spare(t);
+        out
     }
 
     #[track_caller]
