@@ -92,7 +92,11 @@ fn jvp_of_an_mlp_is_the_reverse_mode_product() {
         assert_eq!(y, mlp(tape.constant(x.clone()), fused).value());
         close(
             &d,
-            &reverse_jvp(&|v| mlp(v[0], fused), &[x.clone()], &[u.clone()]),
+            &reverse_jvp(
+                &|v| mlp(v[0], fused),
+                std::slice::from_ref(&x),
+                std::slice::from_ref(&u),
+            ),
             1e-12,
         );
     }
@@ -204,7 +208,7 @@ fn recorded_tangents_differentiate_again() {
     let tape = Tape::new();
     let xv = tape.var(x.clone());
     let y = mlp(xv, true).tanh().sum();
-    let d = tape.jvp(&[y], &[xv], &[u.clone()], true)[0];
+    let d = tape.jvp(&[y], &[xv], std::slice::from_ref(&u), true)[0];
     let hu = tape.grad(d, &[xv], false)[0].value();
     close(&hu, &hvp(|v| mlp(v, true).tanh().sum(), &x, &u), 1e-12);
 }
