@@ -3,11 +3,12 @@
 //! measures NumPy/OpenBLAS in the same run.
 //!
 //! cargo bench --bench autograd
+//! cargo bench --bench autograd -- forward_mode
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use borel::autograd::{Tape, Tensor, set_parallel_threshold};
+use borel::autograd::{DenseAct, Tape, Tensor, Var, func, hessian, hvp, jacfwd, jacobian, jvp, set_parallel_threshold};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 
@@ -129,9 +130,112 @@ fn reductions(c: &mut Criterion) {
     g.finish();
 }
 
+/// Weights and biases of an MLP of the given widths (tanh between layers, linear last).
+fn mlp_params(sizes: &[usize], seed: u64) -> Vec<(Tensor<f32>, Tensor<f32>)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    sizes
+        .windows(2)
+        .map(|w| {
+            let scale = 1.0 / (w[0] as f64).sqrt();
+            (
+                Tensor::rand_normal(&[w[0], w[1]], 0.0, scale, &mut rng),
+                Tensor::rand_normal(&[w[1]], 0.0, 0.1, &mut rng),
+            )
+        })
+        .collect()
+}
+
+/// The MLP of `params` on `x`: fused dense nodes, or matmul + bias + tanh.
+fn mlp<'t>(params: &[(Tensor<f32>, Tensor<f32>)], x: Var<'t, f32>, fused: bool) -> Var<'t, f32> {
+    let tape = x.tape();
+    let last = params.len() - 1;
+    params.iter().enumerate().fold(x, |h, (l, (w, b))| {
+        let (w, b) = (tape.constant(w.clone()), tape.constant(b.clone()));
+        match (fused, l == last) {
+            (true, true) => h.dense(w, Some(b), DenseAct::Linear),
+            (true, false) => h.dense(w, Some(b), DenseAct::Tanh),
+            (false, true) => h.matmul(w) + b,
+            (false, false) => (h.matmul(w) + b).tanh(),
+        }
+    })
+}
+
+/// Forward mode (issue #24): `jvp` of an MLP (784-256-256-10 at batch 64) against its forward
+/// pass alone; `jacfwd` against `jacobian` (reverse) for 2 inputs and 1,000 outputs; Hessian
+/// and Hessian-vector product of a small MLP, forward over reverse against reverse over
+/// reverse (which `hessian` uses; `hvp` uses forward over reverse).
+fn forward_mode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("forward_mode");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let params = mlp_params(&[784, 256, 256, 10], 3);
+    let x = Tensor::<f32>::rand_normal(&[64, 784], 0.0, 1.0, &mut rng);
+    let u = Tensor::<f32>::rand_normal(&[64, 784], 0.0, 1.0, &mut rng);
+    for (fused, name) in [(true, "fused"), (false, "unfused")] {
+        g.bench_function(format!("mlp_forward_{name}"), |bench| {
+            bench.iter(|| {
+                let tape = Tape::new();
+                black_box(mlp(&params, tape.var(x.clone()), fused).value())
+            })
+        });
+        g.bench_function(format!("mlp_jvp_{name}"), |bench| {
+            bench.iter(|| black_box(jvp(|v| mlp(&params, v, fused), &x, &u)))
+        });
+    }
+    let wide = mlp_params(&[2, 64, 1000], 4);
+    let x2 = Tensor::<f32>::from_vec(vec![0.3, -0.8], &[1, 2]);
+    let f = func(|v| mlp(&wide, v, true));
+    g.bench_function("jacfwd_2_64_1000", |bench| bench.iter(|| black_box(jacfwd(f, &x2))));
+    g.bench_function("jacobian_2_64_1000", |bench| bench.iter(|| black_box(jacobian(f, &x2))));
+    let small = mlp_params(&[16, 32, 1], 5);
+    let x16 = Tensor::<f32>::rand_normal(&[1, 16], 0.0, 1.0, &mut rng);
+    let loss = func(|v| mlp(&small, v, true).tanh().sum());
+    g.bench_function("hessian_16_32_1_rev_over_rev", |bench| {
+        bench.iter(|| black_box(hessian(loss, &x16)))
+    });
+    g.bench_function("hessian_16_32_1_fwd_over_rev", |bench| {
+        bench.iter(|| black_box(forward_hessian(&small, &x16)))
+    });
+    let v16 = Tensor::<f32>::rand_normal(&[1, 16], 0.0, 1.0, &mut rng);
+    g.bench_function("hvp_16_32_1_fwd_over_rev", |bench| {
+        bench.iter(|| black_box(hvp(loss, &x16, &v16)))
+    });
+    g.bench_function("hvp_16_32_1_rev_over_rev", |bench| {
+        bench.iter(|| {
+            let tape = Tape::new();
+            let xv = tape.var(x16.clone());
+            let gr = tape.grad(mlp(&small, xv, true).tanh().sum(), &[xv], true)[0];
+            black_box(tape.grad((gr * tape.constant(v16.clone())).sum(), &[xv], false)[0].value())
+        })
+    });
+    g.finish();
+}
+
+/// The Hessian of `tanh(mlp(x)).sum()` by forward over reverse: one tangent sweep over the
+/// recorded gradient per input element (`hessian` itself is reverse over reverse, measured
+/// the cheaper of the two here).
+fn forward_hessian(params: &[(Tensor<f32>, Tensor<f32>)], x: &Tensor<f32>) -> Vec<f32> {
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let g = tape.grad(mlp(params, xv, true).tanh().sum(), &[xv], true)[0];
+    let n = x.shape().iter().product::<usize>();
+    let mut out = vec![0.0; n * n];
+    for j in 0..n {
+        let unit = Tensor::from_fn(x.shape(), |i| if i == j { 1.0 } else { 0.0 });
+        for (i, &v) in tape.jvp(&[g], &[xv], &[unit], false)[0]
+            .value()
+            .data()
+            .iter()
+            .enumerate()
+        {
+            out[i * n + j] = v;
+        }
+    }
+    out
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
-    targets = matmul, seed_linear_step, tiny_op_chain, elementwise, reductions
+    targets = matmul, seed_linear_step, tiny_op_chain, elementwise, reductions, forward_mode
 }
 criterion_main!(benches);

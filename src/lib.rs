@@ -52,7 +52,7 @@ pub mod prelude {
     pub use crate::{EpochLog, FitError, FitOptions, History, Metric, Model};
     pub use borel_autograd::{
         CustomFn, CustomVarFn, DenseAct, GradcheckOptions, ParamGrads, ParamId, Tape, Tensor, Var, expr, func, grad,
-        gradcheck, gradgradcheck, hessian, hvp, jacobian, tensor, value_and_grad,
+        gradcheck, gradgradcheck, hessian, hvp, jacfwd, jacobian, jvp, tensor, value_and_grad,
     };
     #[cfg(feature = "mpi")]
     pub use borel_distributed::World;

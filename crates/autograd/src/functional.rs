@@ -5,10 +5,10 @@
 //! | transform | returns |
 //! |---|---|
 //! | [`grad`], [`value_and_grad`] | gradient of a scalar `f` (and its value) |
-//! | [`jacobian`] | full Jacobian, shape `f(x).shape ++ x.shape` |
+//! | [`jacobian`], [`jacfwd`] | full Jacobian, shape `f(x).shape ++ x.shape` (reverse / forward mode) |
 //! | [`hessian`], [`hessian_many`] | Hessian of a scalar `f`; blocks `d2f / dxi dxj` over several inputs |
 //! | [`hvp`], [`hvp_many`] | Hessian-vector product without forming the Hessian |
-//! | [`vjp`], [`jvp`] | `v^T J` and `J u` |
+//! | [`vjp`], [`jvp`], [`jvp_many`] | `v^T J` (reverse mode) and `J u` (forward mode) |
 //!
 //! # Passing a function
 //!
@@ -208,7 +208,8 @@ where
 /// The Hessian of a scalar `f` of several inputs, as blocks: `h[i][j]` is `d2f / dxi dxj`, of
 /// shape `xs[i].shape ++ xs[j].shape`, and `h[j][i]` is its transpose.
 ///
-/// Takes one backward pass per element of all inputs together. Panics when `f` has more than
+/// Reverse over reverse: the gradient is recorded (`create_graph`), then one backward pass
+/// over it per element of all inputs together gives a row of blocks. Panics when `f` has more than
 /// one output element.
 ///
 /// ```
@@ -227,15 +228,17 @@ where
     let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
     let y = f(&vars);
     check_scalar("hessian", &y);
-    // Row i of blocks is the Jacobian of df/dxi with respect to every input.
+    // Row i of blocks is the Jacobian of df/dxi with respect to every input. Reverse over
+    // reverse: forward over reverse (`columns_of` over the gradient, one tangent sweep per
+    // input element) measured 1.2-1.3x slower (benches/autograd.rs, forward_mode/hessian_*).
     tape.grad(y, &vars, true)
         .into_iter()
         .map(|g| rows_of(&tape, g, &vars))
         .collect()
 }
 
-/// Hessian-vector product `H v` of a scalar `f` at `x`, without forming `H`: the gradient of
-/// `sum(grad f(x) * v)`, one backward pass over the recorded first one.
+/// Hessian-vector product `H v` of a scalar `f` at `x`, without forming `H`: forward over
+/// reverse, the tangent along `v` of the recorded gradient, one tangent sweep.
 ///
 /// Panics when `v`'s shape differs from `x`'s or `f(x)` has more than one element.
 ///
@@ -279,14 +282,14 @@ where
     let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
     let y = f(&vars);
     check_scalar("hvp", &y);
-    let gv = tape
-        .grad(y, &vars, true)
+    // Forward over reverse: the tangent of the recorded gradient along `vs`, one sweep.
+    let g = tape.grad(y, &vars, true);
+    let seeds: Vec<(u32, Tensor<F>)> = vars.iter().zip(vs).map(|(x, v)| (x.id, v.clone())).collect();
+    tape.tangents(&g, &seeds)
         .into_iter()
-        .zip(vs)
-        .fold(tape.scalar(F::ZERO), |acc, (g, v)| {
-            acc + (g * tape.constant(v.clone())).sum()
-        });
-    tape.grad(gv, &vars, false).iter().map(|g| g.value()).collect()
+        .zip(xs)
+        .map(|(d, x)| d.unwrap_or_else(|| Tensor::zeros(x.shape())))
+        .collect()
 }
 
 /// Vector-Jacobian product: `(f(x), v^T J)`, where `v` has the shape of `f(x)`.
@@ -310,15 +313,19 @@ where
     (y.value(), g.value())
 }
 
-/// Jacobian-vector product: `(f(x), J u)`, by the double-vjp trick: `w -> J^T w` is linear in
-/// `w`, and its vjp with `u` is `J u`.
+/// Jacobian-vector product `(f(x), J u)` by forward mode, like `jax.jvp(f, (x,), (u,))`: one
+/// forward pass records `f`, one tangent sweep carries `u` through it, node by node in order,
+/// each op's tangent rule applied to its inputs' tangents. No backward pass.
 ///
 /// Panics when `u`'s shape differs from `x`'s.
 ///
 /// ```
 /// use borel_autograd::{Tensor, jvp};
-/// let (_, d) = jvp(|x| x.sin(), &Tensor::from_vec(vec![0.0f64, 1.0], &[2]), &Tensor::ones(&[2]));
-/// assert!((d.data()[1] - 1f64.cos()).abs() < 1e-12);
+/// let x = Tensor::from_vec(vec![0.0f64, 1.0], &[2]);
+/// let (y, d) = jvp(|x| x.sin() * x, &x, &Tensor::ones(&[2]));
+/// // d/dx (x sin x) = sin x + x cos x
+/// assert_eq!(y.data(), &[0.0, 1f64.sin()]);
+/// assert_eq!(d.data(), &[0.0, 1f64.sin() + 1f64.cos()]);
 /// ```
 #[track_caller]
 pub fn jvp<F, Fun>(f: Fun, x: &Tensor<F>, u: &Tensor<F>) -> (Tensor<F>, Tensor<F>)
@@ -326,12 +333,96 @@ where
     F: Float,
     Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
 {
-    check_pairs("jvp", "tangent", from_ref(x), from_ref(u));
+    jvp_many(|v| f(v[0]), from_ref(x), from_ref(u))
+}
+
+/// [`jvp`] of a function of several inputs: `(f(xs), sum_k J_k us[k])`, every input moving
+/// along its tangent at once, from one forward pass and one tangent sweep.
+///
+/// Panics when `us` does not pair one tensor of the same shape with each input.
+///
+/// ```
+/// use borel_autograd::{Tensor, jvp_many};
+/// // d(x y) = y dx + x dy
+/// let (x, y) = (Tensor::scalar(3.0f64), Tensor::scalar(5.0));
+/// let (v, d) = jvp_many(|v| v[0] * v[1], &[x, y], &[Tensor::scalar(1.0), Tensor::scalar(2.0)]);
+/// assert_eq!((v.item(), d.item()), (15.0, 5.0 + 6.0));
+/// ```
+#[track_caller]
+pub fn jvp_many<F, Fun>(f: Fun, xs: &[Tensor<F>], us: &[Tensor<F>]) -> (Tensor<F>, Tensor<F>)
+where
+    F: Float,
+    Fun: VarsFn<F>, // a closure bound with `let`? write `let f = expr(|v| ...);`
+{
+    check_pairs("jvp", "tangent", xs, us);
+    let tape = Tape::new();
+    let vars: Vec<Var<'_, F>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    let d = tape.jvp(&[y], &vars, us, false)[0];
+    (y.value(), d.value())
+}
+
+/// The Jacobian of `f` at `x` by forward mode, like `jax.jacfwd(f)(x)`: one tangent sweep per
+/// element of `x`, against [`jacobian`]'s one backward pass per element of `f(x)`, so it is
+/// the cheaper of the two when `f` has more outputs than inputs. Same layout as [`jacobian`]:
+/// shape `f(x).shape ++ x.shape`.
+///
+/// ```
+/// use borel_autograd::{Tensor, jacfwd, jacobian};
+/// // R^2 -> R^3
+/// let f = borel_autograd::func(|v| v.matmul(v.tape().constant(Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]))).tanh());
+/// let x = Tensor::from_vec(vec![0.1, -0.2], &[1, 2]);
+/// let j = jacfwd(f, &x);
+/// assert_eq!(j.shape(), &[1, 3, 1, 2]);
+/// let r = jacobian(f, &x);
+/// assert!(j.data().iter().zip(r.data()).all(|(a, b)| (a - b).abs() < 1e-12));
+/// ```
+pub fn jacfwd<F, Fun>(f: Fun, x: &Tensor<F>) -> Tensor<F>
+where
+    F: Float,
+    Fun: VarFn<F>, // a closure bound with `let`? write `let f = func(|x| ...);`
+{
     let tape = Tape::new();
     let xv = tape.var(x.clone());
     let y = f(xv);
-    let w = tape.var(Tensor::zeros(&y.shape()));
-    let jt_w = tape.grad((y * w).sum(), &[xv], true)[0];
-    let s = (jt_w * tape.constant(u.clone())).sum();
-    (y.value(), tape.grad(s, &[w], false)[0].value())
+    columns_of(&tape, &[y], &[xv]).remove(0).remove(0)
+}
+
+/// One tangent sweep per element of all of `wrt` together; block `[i][k]` holds the
+/// derivatives of `outputs[i]` with respect to `wrt[k]`, of shape
+/// `outputs[i].shape ++ wrt[k].shape`.
+fn columns_of<'t, F: Float>(tape: &'t Tape<F>, outputs: &[Var<'t, F>], wrt: &[Var<'t, F>]) -> Vec<Vec<Tensor<F>>> {
+    let out_shapes: Vec<Shape> = outputs.iter().map(|o| o.shape()).collect();
+    let in_shapes: Vec<Shape> = wrt.iter().map(|w| w.shape()).collect();
+    let mut blocks: Vec<Vec<Vec<F>>> = out_shapes
+        .iter()
+        .map(|so| {
+            in_shapes
+                .iter()
+                .map(|si| vec![F::ZERO; numel(so) * numel(si)])
+                .collect()
+        })
+        .collect();
+    for (k, si) in in_shapes.iter().enumerate() {
+        let n = numel(si);
+        for q in 0..n {
+            let unit = Tensor::from_fn(si, |i| if i == q { F::ONE } else { F::ZERO });
+            // Outputs that do not move keep their zeros.
+            for (i, t) in tape.tangents(outputs, &[(wrt[k].id, unit)]).iter().enumerate() {
+                for (p, &v) in t.iter().flat_map(|t| t.data().iter().enumerate()) {
+                    blocks[i][k][p * n + q] = v;
+                }
+            }
+        }
+    }
+    blocks
+        .into_iter()
+        .zip(&out_shapes)
+        .map(|(row, so)| {
+            row.into_iter()
+                .zip(&in_shapes)
+                .map(|(d, si)| Tensor::from_vec(d, &[so.as_slice(), si.as_slice()].concat()))
+                .collect()
+        })
+        .collect()
 }

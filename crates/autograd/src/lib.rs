@@ -6,7 +6,9 @@
 //! Forward code is plain Rust on [`Var`]s: every op records a node on the [`Tape`], and
 //! [`Var::backward`] returns a [`GradStore`] with the gradient of every leaf made with
 //! [`Tape::var`]. [`Tape::grad`] with `create_graph = true` records the backward pass too, so
-//! gradients can be differentiated again.
+//! gradients can be differentiated again. Forward mode ([`Tape::jvp`], [`jvp`], [`jacfwd`])
+//! carries tangents through the recorded nodes in order; [`hvp`] runs it over the recorded
+//! gradient (forward over reverse).
 //!
 //! ```
 //! use borel_autograd::{Tape, Tensor};
@@ -48,7 +50,9 @@ mod var_fn;
 
 pub use anomaly::{NonFiniteOp, Pass, debug_nans, set_debug_nans};
 pub use float::Float;
-pub use functional::{grad, hessian, hessian_many, hvp, hvp_many, jacobian, jvp, value_and_grad, vjp};
+pub use functional::{
+    grad, hessian, hessian_many, hvp, hvp_many, jacfwd, jacobian, jvp, jvp_many, value_and_grad, vjp,
+};
 pub use gradcheck::{GradcheckOptions, GradcheckReport, expr, gradcheck, gradgradcheck};
 pub use ops::Operand;
 pub use ops::custom::{CustomFn, CustomOp, CustomVarFn, CustomVarOp};

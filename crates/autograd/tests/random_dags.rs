@@ -1,8 +1,10 @@
 //! Random expression graphs (depth up to 8; unary, binary with broadcasting, reductions,
 //! matmul, softmax and shape ops; values inside every op's smooth domain) pass gradcheck and
-//! gradgradcheck. proptest shrinks a failing program and prints it with its seed.
+//! gradgradcheck, and their forward-mode derivatives (`jvp_many`, forward-over-reverse
+//! `hvp_many`) equal the reverse-mode ones. proptest shrinks a failing program and prints it
+//! with its seed.
 
-use borel_autograd::{GradcheckOptions, Tensor, Var, gradcheck, gradgradcheck};
+use borel_autograd::{GradcheckOptions, Tape, Tensor, Var, gradcheck, gradgradcheck, hvp_many, jvp_many};
 use proptest::prelude::*;
 
 /// One instruction: an op applied to earlier nodes (indices taken modulo the nodes so far).
@@ -155,5 +157,46 @@ proptest! {
         prop_assert!(r1.passed, "{}", r1);
         let r2 = gradgradcheck(|v| run(&program, v), &xs, &o);
         prop_assert!(r2.passed, "{}", r2);
+    }
+}
+
+/// Directions of the inputs' shapes, from a proptest-drawn vector.
+fn directions(xs: &[Tensor<f64>], d: &[f64]) -> Vec<Tensor<f64>> {
+    let mut k = 0;
+    xs.iter()
+        .map(|x| {
+            Tensor::from_fn(x.shape(), |_| {
+                k += 1;
+                d[(k - 1) % d.len()]
+            })
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    #[test]
+    fn random_graphs_forward_mode_equals_reverse_mode(
+        program in prop::collection::vec(step(), 1..=8),
+        xs in inputs(),
+        d in prop::collection::vec(-1.0f64..1.0, 18),
+    ) {
+        let us = directions(&xs, &d);
+        let tape = Tape::new();
+        let vars: Vec<Var<'_, f64>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+        let g = tape.grad(run(&program, &vars), &vars, true);
+        // J u of the scalar output is <grad, u>.
+        let want: f64 = g.iter().zip(&us).map(|(g, u)| (*g * tape.constant(u.clone())).sum().item()).sum();
+        let (_, got) = jvp_many(|v| run(&program, v), &xs, &us);
+        prop_assert!((got.item() - want).abs() <= 1e-9 * want.abs().max(1.0), "jvp {} vs reverse {}", got.item(), want);
+        // H u by reverse over reverse: the gradient of <grad, u>.
+        let gu = g.iter().zip(&us).fold(tape.scalar(0.0), |s, (g, u)| s + (*g * tape.constant(u.clone())).sum());
+        let want = tape.grad(gu, &vars, false);
+        for (h, w) in hvp_many(|v| run(&program, v), &xs, &us).iter().zip(&want) {
+            let w = w.value();
+            let scale = w.data().iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            prop_assert!(h.max_abs_diff(&w) <= 1e-9 * scale, "hvp {:?} vs reverse {:?}", h, w);
+        }
     }
 }

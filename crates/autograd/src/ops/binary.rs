@@ -103,6 +103,30 @@ macro_rules! binary_ops {
                     out(1, gb);
                 }
             }
+
+            /// Each operand's tangent, broadcast to the output's shape, through the same
+            /// partial-derivative expressions as the gradients (without their reduction):
+            /// `dy = df/da da + df/db db`.
+            #[allow(unused_variables)]
+            fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+                let (a, b) = (x[0], x[1]);
+                let ys = e.shape(y);
+                let (ta, tb) = match self {
+                    $(Binary::$Variant => (
+                        dx[0].as_ref().map(|d| {
+                            let g = e.broadcast_to(d, &ys);
+                            let ($e1, $a1, $b1, $y1, $g1) = (e, a, b, y, &g);
+                            $da
+                        }),
+                        dx[1].as_ref().map(|d| {
+                            let g = e.broadcast_to(d, &ys);
+                            let ($e2, $a2, $b2, $y2, $g2) = (e, a, b, y, &g);
+                            $db
+                        }),
+                    ),)*
+                };
+                super::sum_terms(e, [ta, tb])
+            }
         }
 
         $(binary_method!([$(#[$doc])*] $Variant $name $($other)?);)*

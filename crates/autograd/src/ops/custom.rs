@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::float::Float;
-use crate::ops::{Family, Grads};
+use crate::ops::{EngineExt, Family, Grads};
 use crate::tape::{Engine, Tape, Var};
 use crate::tensor::Tensor;
 
@@ -173,6 +173,92 @@ impl<F: Float> Family<F> for Custom<F> {
             .map(|(gi, &need)| need.then_some(gi))
             .collect()
     }
+
+    /// A user op has no tangent rule of its own: it is derived from its backward. A `Var`
+    /// backward is linear in the output's gradient `w`, so `J u` is the gradient with respect
+    /// to `w` of `sum_k <backward(w)_k, u_k>` (the double-vjp trick), recorded when the engine
+    /// records. A tensor backward is not differentiable: `J u` is assembled from one backward
+    /// call per output element (exact, but as costly as a Jacobian), and recording it
+    /// (`create_graph` over a tangent) panics, naming the op.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        match self {
+            Custom::Tensors(op) => Some(tensor_tangent(op.as_ref(), e, x, y, dx)),
+            Custom::Vars(op) => Some(var_tangent(op.as_ref(), e, x, y, dx)),
+        }
+    }
+}
+
+/// `J u` of a tensor-backward op, row by row: row `j` of `J` is the backward of unit `j`.
+fn tensor_tangent<F: Float, E: Engine<F>>(
+    op: &dyn CustomOp<F>,
+    e: &E,
+    x: &[&E::V],
+    y: &E::V,
+    dx: &[Option<E::V>],
+) -> E::V {
+    if e.records() {
+        panic!(
+            "custom op '{}': its backward is written on tensors, so its forward-mode derivative cannot be \
+             recorded; write it as Var code (CustomVarFn)",
+            op.name()
+        );
+    }
+    let xs: Vec<Tensor<F>> = x.iter().map(|v| e.value(v)).collect();
+    let refs: Vec<&Tensor<F>> = xs.iter().collect();
+    let us: Vec<Option<Tensor<F>>> = dx.iter().map(|d| d.as_ref().map(|d| e.value(d))).collect();
+    let yv = e.value(y);
+    let out = (0..yv.data().len())
+        .map(|j| {
+            let unit = Tensor::from_fn(yv.shape(), |i| if i == j { F::ONE } else { F::ZERO });
+            let rows = op.backward(&refs, &yv, &unit);
+            let shapes: Vec<&[usize]> = rows.iter().map(|r| r.shape()).collect();
+            check_grads(
+                op.name(),
+                &shapes,
+                &refs.iter().map(|xi| xi.shape()).collect::<Vec<_>>(),
+            );
+            rows.iter()
+                .zip(&us)
+                .filter_map(|(r, u)| u.as_ref().map(|u| dot(r, u)))
+                .fold(F::ZERO, |s, v| s + v)
+        })
+        .collect();
+    e.constant(Tensor::from_vec(out, yv.shape()))
+}
+
+fn dot<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> F {
+    a.data().iter().zip(b.data()).fold(F::ZERO, |s, (&p, &q)| s + p * q)
+}
+
+/// `J u` of a `Var`-backward op by the double-vjp trick, on the engine's vars.
+fn var_tangent<F: Float, E: Engine<F>>(
+    op: &dyn CustomVarOp<F>,
+    e: &E,
+    x: &[&E::V],
+    y: &E::V,
+    dx: &[Option<E::V>],
+) -> E::V {
+    let n = x.len();
+    let zeros = e.zeros_like(y);
+    let mut ins: Vec<&E::V> = x.to_vec();
+    ins.extend([y, &zeros]);
+    let has: Vec<usize> = (0..n).filter(|&k| dx[k].is_some()).collect();
+    ins.extend(has.iter().map(|&k| dx[k].as_ref().expect("filtered")));
+    let records = e.records();
+    let out = e.with_vars(op.name(), &ins, &|v| {
+        let tape = v[0].tape();
+        // The output's gradient, a var of its own so the backward can be differentiated in it.
+        let w = tape.var_unlisted(v[n + 1].value());
+        let grads = op.backward(&v[..n], v[n], w);
+        let s = has
+            .iter()
+            .enumerate()
+            .map(|(j, &k)| (grads[k] * v[n + 2 + j]).sum())
+            .reduce(|a, b| a + b)
+            .expect("called with some tangent");
+        tape.grad(s, &[w], records)
+    });
+    out.into_iter().next().expect("one tangent")
 }
 
 fn tensor_backward<F: Float, E: Engine<F>>(op: &dyn CustomOp<F>, e: &E, x: &[&E::V], y: &E::V, g: &E::V) -> Vec<E::V> {

@@ -132,6 +132,28 @@ impl<F: Float> Family<F> for Dense {
         }
         grads
     }
+
+    /// `dz = dx · w + x · dw + db` (as linear dense nodes, the bias tangent riding on the
+    /// first), then `dy = act'(z) dz` by the activation's backward op, from the output.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        let lin = |a: &E::V, w: &E::V, b: Option<&E::V>| {
+            let op = Dense { act: DenseAct::Linear }.into();
+            match b {
+                Some(b) => e.apply(op, &[a, w, b]),
+                None => e.apply(op, &[a, w]),
+            }
+        };
+        let db = dx.get(2).and_then(Option::as_ref);
+        let mut db_left = db;
+        let t_x = dx[0].as_ref().map(|d| lin(d, x[1], db_left.take()));
+        let t_w = dx[1].as_ref().map(|d| lin(x[0], d, db_left.take()));
+        let t_b = db_left.map(|b| e.broadcast_to(b, &e.shape(y)));
+        let dz = super::sum_terms(e, [t_x, t_w, t_b])?;
+        Some(match self.act.backward_op() {
+            Some(op) => e.apply_binary(op, &dz, y),
+            None => dz,
+        })
+    }
 }
 
 impl<'t, F: Float> Var<'t, F> {

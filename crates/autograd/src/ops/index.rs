@@ -71,6 +71,11 @@ impl<F: Float> Family<F> for IndexOp {
         };
         smallvec::smallvec![Some(e.apply(adjoint.into(), &[&g]))]
     }
+
+    /// Linear: the same op applied to the tangent.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], _y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        super::linear_tangent(e, self.clone().into(), x, dx, &[])
+    }
 }
 
 /// Splits a shape around `axis`: (product of the dims before, the dim, product after).

@@ -21,7 +21,7 @@ mod lu;
 use lu::Lu;
 
 use crate::float::Float;
-use crate::ops::{EngineExt, Family, Grads, Op, ShapeOp};
+use crate::ops::{EngineExt, Family, Grads, Op, Reduce, ShapeOp};
 use crate::shape::Axes;
 use crate::tape::Engine;
 use crate::tensor::Tensor;
@@ -230,6 +230,74 @@ impl<F: Float> Family<F> for Linalg {
             }
         };
         smallvec::smallvec![needs[0].then_some(ga)]
+    }
+
+    /// `dX = op(A)^-1 (dB - op(dA) X)` for solve, `d(A^-1) = -A^-1 dA A^-1`,
+    /// `d det A = det A tr(A^-1 dA)` (without the factor `det A` for `log |det A|`), and for
+    /// `A = L L^T`: `dL = L Phi(L^-1 dA_s L^-T)`, where `Phi` keeps the lower triangle with
+    /// the diagonal halved and `dA_s` is `dA` symmetrized, as the backward rule's gradient is.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        let a = x[0];
+        let mm = |p: &E::V, q: &E::V, ta: bool, tb: bool| e.apply(Op::MatMul(super::MatMul { ta, tb }), &[p, q]);
+        let solve = |m: &E::V, t: bool, b: &E::V| e.apply(Op::from(Linalg::Solve { transposed: t }), &[m, b]);
+        let Linalg::Solve { transposed } = *self else {
+            let da = dx[0].as_ref()?;
+            return Some(self.matrix_tangent(e, a, y, da));
+        };
+        let rhs = match (&dx[0], &dx[1]) {
+            (Some(da), Some(db)) => e.apply_binary(super::Binary::Sub, db, &mm(da, y, transposed, false)),
+            (Some(da), None) => e.neg(&mm(da, y, transposed, false)),
+            (None, Some(db)) => db.clone(),
+            (None, None) => return None,
+        };
+        Some(solve(a, transposed, &rhs))
+    }
+}
+
+impl Linalg {
+    /// The tangent of a one-input op (inv, det, log |det|, cholesky) of `a`, given `da`.
+    fn matrix_tangent<F: Float, E: Engine<F>>(&self, e: &E, a: &E::V, y: &E::V, da: &E::V) -> E::V {
+        let mm = |p: &E::V, q: &E::V, ta: bool, tb: bool| e.apply(Op::MatMul(super::MatMul { ta, tb }), &[p, q]);
+        let solve = |m: &E::V, t: bool, b: &E::V| e.apply(Op::from(Linalg::Solve { transposed: t }), &[m, b]);
+        let shape = e.shape(a);
+        let (batch, n) = square(self.label(), &shape);
+        match *self {
+            Linalg::Inv => e.neg(&mm(&mm(y, da, false, false), y, false, false)),
+            Linalg::Det | Linalg::LogAbsDet => {
+                // tr(A^-1 dA) = sum(A^-T * dA) per matrix.
+                let eye = Tensor::from_fn(&shape, |i| F::from_f64(f64::from(u8::from(i % (n * n) % (n + 1) == 0))));
+                let inv_t = solve(a, true, &e.constant(eye));
+                let r = shape.len();
+                let tr = e.apply(
+                    Reduce::sum([r - 2, r - 1].into_iter().collect(), false).into(),
+                    &[&e.mul(&inv_t, da)],
+                );
+                let tr = e.reshape(&tr, batch.as_slice().into());
+                if *self == Linalg::Det { e.mul(y, &tr) } else { tr }
+            }
+            Linalg::Cholesky => {
+                let half = F::from_f64(0.5);
+                let sym = e.affine(
+                    &e.apply_binary(super::Binary::Add, da, &transpose(e, da)),
+                    half,
+                    F::ZERO,
+                );
+                // L^-1 dA_s L^-T, as (L^-1 (L^-1 dA_s)^T)^T.
+                let m = transpose(e, &solve(y, false, &transpose(e, &solve(y, false, &sym))));
+                let phi = Tensor::from_fn(&shape, |i| {
+                    let (r, c) = (i % (n * n) / n, i % n);
+                    F::from_f64(if r > c {
+                        1.0
+                    } else if r == c {
+                        0.5
+                    } else {
+                        0.0
+                    })
+                });
+                mm(y, &e.mul_const(&m, phi), false, false)
+            }
+            Linalg::Solve { .. } => unreachable!("solve has two inputs"),
+        }
     }
 }
 

@@ -48,6 +48,14 @@ impl<F: Float> Family<F> for MatMul {
         });
         smallvec::smallvec![ga, gb]
     }
+
+    /// Bilinear: `d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB)`.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], _y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        let mm = |p: &E::V, q: &E::V| e.apply((*self).into(), &[p, q]);
+        let ta = dx[0].as_ref().map(|d| mm(d, x[1]));
+        let tb = dx[1].as_ref().map(|d| mm(x[0], d));
+        super::sum_terms(e, [ta, tb])
+    }
 }
 
 /// `(m, k, n)` of `op(a) op(b)` for operands of shapes `sa` and `sb`; panics naming both

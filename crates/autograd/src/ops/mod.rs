@@ -21,6 +21,13 @@
 //! [`EngineExt`]), so running them while recording gives gradients that can be differentiated
 //! again: that is all `create_graph` does. Composite ops are written with other ops and have no
 //! backward rule of their own.
+//!
+//! Each family's tangent rule ([`Family::tangent`], forward mode) sits next to its backward
+//! rule and is written the same way, reusing the backward's derivatives where the op is
+//! elementwise (unary and binary tables): the output's tangent from the inputs' tangents. The
+//! tangent sweep (`tape/forward.rs`) runs them in recording order for `jvp`, `jacfwd` and the
+//! forward-over-reverse `hvp`. User ops derive theirs from their backward
+//! (`custom.rs`).
 
 pub(crate) mod binary;
 pub(crate) mod concat;
@@ -94,7 +101,8 @@ impl<'t, F: Float> Operand<'t, F> for F {
 /// The gradients of a node's inputs: `None` where an input needs none.
 pub(crate) type Grads<V> = SmallVec<[Option<V>; 2]>;
 
-/// What every family of ops provides: its name, the forward kernel and the backward rule.
+/// What every family of ops provides: its name, the forward kernel, the backward rule and the
+/// tangent rule (forward mode).
 pub(crate) trait Family<F: Float> {
     /// The op's name as the user knows it (`log`, `add`, `matmul`, `sum`, ...): what error
     /// messages and NaN reports show.
@@ -127,6 +135,45 @@ pub(crate) trait Family<F: Float> {
             }
         }
     }
+
+    /// The tangent (forward-mode derivative) of the output, given the inputs `x`, the output
+    /// `y` and the inputs' tangents `dx` (`dx[k]` is `None` where input `k`'s tangent is zero),
+    /// computed with `e`'s differentiable ops like [`Family::backward`], so the one rule runs
+    /// on plain tensors and can be recorded (for reverse-over-forward). `None` when the output's
+    /// tangent is zero. Called only when some `dx[k]` is `Some`.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V>;
+}
+
+/// The tangent of an op that is linear in all its inputs jointly (shape and index ops, sums,
+/// `where_` in its branches): the op applied to the tangents, zeros standing for `None`.
+/// Inputs flagged in `fixed` (a mask) are not differentiated: they are passed as they are.
+pub(crate) fn linear_tangent<F: Float, E: Engine<F>>(
+    e: &E,
+    op: Op<F>,
+    x: &[&E::V],
+    dx: &[Option<E::V>],
+    fixed: &[usize],
+) -> Option<E::V> {
+    let zeros: SmallVec<[E::V; 3]> = x
+        .iter()
+        .zip(dx)
+        .enumerate()
+        .map(|(k, (xk, d))| match d {
+            Some(d) => d.clone(),
+            None if fixed.contains(&k) => (*xk).clone(),
+            None => e.zeros_like(xk),
+        })
+        .collect();
+    let ins: SmallVec<[&E::V; 3]> = zeros.iter().collect();
+    Some(e.apply(op, &ins))
+}
+
+/// Adds the tangent terms that are there (`None` when none is).
+pub(crate) fn sum_terms<F: Float, E: Engine<F>>(e: &E, terms: impl IntoIterator<Item = Option<E::V>>) -> Option<E::V> {
+    terms
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| e.apply_binary(Binary::Add, &a, &b))
 }
 
 /// Declares the op families, once: the `Op` enum a tape node holds, the conversions from each
@@ -200,6 +247,25 @@ macro_rules! families {
                     $(Op::$Variant(op) => {
                         let op: &$ty = op;
                         <$ty as Family<F>>::backward_into(op, e, x, y, g, needs, out)
+                    })*
+                }
+            }
+
+            /// The tangent rule of the node's family (see [`Family::tangent`]); `None` for a
+            /// leaf.
+            #[inline]
+            pub(crate) fn tangent<E: Engine<F>>(
+                &self,
+                e: &E,
+                x: &[&E::V],
+                y: &E::V,
+                dx: &[Option<E::V>],
+            ) -> Option<E::V> {
+                match self {
+                    Op::Leaf => None,
+                    $(Op::$Variant(op) => {
+                        let op: &$ty = op;
+                        <$ty as Family<F>>::tangent(op, e, x, y, dx)
                     })*
                 }
             }

@@ -64,6 +64,20 @@ impl<F: Float> Family<F> for Reduce {
         };
         smallvec::smallvec![Some(d)]
     }
+
+    /// A sum is linear: the sum of the tangent. `max`/`min`: the tangent at the extremes,
+    /// split between ties with the weights of the backward rule.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        let d = dx[0].as_ref()?;
+        let sum = Reduce::sum(self.axes.clone(), self.keepdim);
+        match self.kind {
+            Kind::Sum => Some(e.apply(sum.into(), &[d])),
+            Kind::Max | Kind::Min => {
+                let w = extreme_weight(&e.value(x[0]), &e.value(y), &self.axes);
+                Some(e.apply(sum.into(), &[&e.mul_const(d, w)]))
+            }
+        }
+    }
 }
 
 fn flags(rank: usize, axes: &[usize]) -> smallvec::SmallVec<[bool; 4]> {
@@ -239,19 +253,24 @@ fn extreme_forward<F: Float>(x: &Tensor<F>, axes: &[usize], max: bool) -> Tensor
 /// is NaN, the NaNs share the gradient (PyTorch's `evenly_distribute_backward`).
 fn extreme_backward<F: Float, E: Engine<F>>(e: &E, x: &E::V, y: &E::V, axes: &[usize], g: &E::V) -> E::V {
     let xv = e.value(x);
-    let kept = kept_shape(xv.shape(), axes);
-    let yk = e.value(y).reshape(&kept);
-    let hit = kernels::zip("max", &xv, &yk, |a, b| {
+    let weight = extreme_weight(&xv, &e.value(y), axes);
+    let g = e.reshape(g, kept_shape(xv.shape(), axes));
+    e.mul_const(&e.broadcast_to(&g, xv.shape()), weight)
+}
+
+/// The share of each element of `x` in its extreme `y`: 1 over the number of ties where it is
+/// the extreme, 0 elsewhere (of `x`'s shape).
+fn extreme_weight<F: Float>(x: &Tensor<F>, y: &Tensor<F>, axes: &[usize]) -> Tensor<F> {
+    let yk = y.reshape(&kept_shape(x.shape(), axes));
+    let hit = kernels::zip("max", x, &yk, |a, b| {
         if a == b || (a.is_nan() && b.is_nan()) {
             F::ONE
         } else {
             F::ZERO
         }
     });
-    let ties = kernels::reduce(&hit, &flags(xv.rank(), axes), F::ZERO, |a, b| a + b);
-    let weight = kernels::zip("max", &hit, &ties, |h, c| h / c);
-    let g = e.reshape(g, kept);
-    e.mul_const(&e.broadcast_to(&g, xv.shape()), weight)
+    let ties = kernels::reduce(&hit, &flags(x.rank(), axes), F::ZERO, |a, b| a + b);
+    kernels::zip("max", &hit, &ties, |h, c| h / c)
 }
 
 impl<'t, F: Float> Var<'t, F> {

@@ -77,6 +77,11 @@ impl<F: Float> Family<F> for ShapeOp {
         };
         smallvec::smallvec![Some(d)]
     }
+
+    /// Linear: the same op applied to the tangents (zeros for the inputs that have none).
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], _y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        super::linear_tangent(e, self.clone().into(), x, dx, &[])
+    }
 }
 
 // ---- reshape, squeeze, unsqueeze, flatten ------------------------------------------------

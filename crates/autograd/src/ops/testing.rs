@@ -1,6 +1,7 @@
 //! What the families' property tests share: strategies for shapes and values inside each op's
-//! smooth domain, and [`check`], which runs one expression in f64 through `gradcheck` and
-//! `gradgradcheck` and in f32 against the f64 values, gradients and second derivatives.
+//! smooth domain, and [`check`], which runs one expression in f64 through `gradcheck`,
+//! `gradgradcheck` and the forward-mode check [`check_tangent`], and in f32 against the f64
+//! values, gradients and second derivatives.
 
 pub(crate) use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -84,6 +85,7 @@ where
     prop_assert!(r1.passed, "{}", r1);
     let r2 = gradgradcheck(wide, xs, &o);
     prop_assert!(r2.passed, "{}", r2);
+    check_tangent(xs, wide)?;
     let w = derivatives(xs, wide);
     let xs32: Vec<Tensor<f32>> = xs.iter().map(|x| x.cast()).collect();
     let n = derivatives(&xs32, narrow);
@@ -101,6 +103,83 @@ where
         }
     }
     Ok(())
+}
+
+/// The forward-mode tangent `J u` of `f` at `xs` along a direction `u` drawn from the inputs'
+/// values (so it changes with every case) equals, in f64, `J u` assembled from reverse mode
+/// (one vector-Jacobian product per output element) to rounding, and the central finite
+/// difference `(f(x + h u) - f(x - h u)) / 2h` within gradcheck's tolerances; the tangent
+/// sweep recorded on the tape (`create_graph`) gives the same values as the eager one.
+pub(crate) fn check_tangent<A>(xs: &[Tensor<f64>], f: A) -> Result<(), TestCaseError>
+where
+    A: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy,
+{
+    let us = directions(xs);
+    let tape = Tape::<f64>::new();
+    let vars: Vec<Var<'_, f64>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    let fwd = tape.jvp(&[y], &vars, &us, false)[0].value();
+    let recorded = tape.jvp(&[y], &vars, &us, true)[0].value();
+    let ys = y.shape();
+    let rev: Vec<f64> = (0..numel(&ys))
+        .map(|j| {
+            let seed = Tensor::from_fn(&ys, |i| if i == j { 1.0 } else { 0.0 });
+            let g = tape.grad_with(y, seed, &vars, false);
+            g.iter().zip(&us).map(|(g, u)| dot(g.value().data(), u.data())).sum()
+        })
+        .collect();
+    let h = 1e-6;
+    let at = |s: f64| {
+        let t = Tape::<f64>::new();
+        let v: Vec<Var<'_, f64>> = xs.iter().zip(&us).map(|(x, u)| t.constant(x + &(u * s))).collect();
+        f(&v).value()
+    };
+    let (plus, minus) = (at(h), at(-h));
+    let scale = fwd.data().iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    prop_assert_eq!(fwd.shape(), ys.as_slice(), "tangent has another shape than the output");
+    for (i, &a) in fwd.data().iter().enumerate() {
+        let (r, c) = (rev[i], recorded.data()[i]);
+        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * h);
+        prop_assert!(
+            (a - r).abs() <= 1e-9 * scale,
+            "tangent element {}: forward {} vs reverse {}",
+            i,
+            a,
+            r
+        );
+        prop_assert!(
+            (a - c).abs() <= 1e-12 * scale,
+            "tangent element {}: eager {} vs recorded {}",
+            i,
+            a,
+            c
+        );
+        let ok = (a - fd).abs() <= 1e-5 + 1e-3 * fd.abs();
+        prop_assert!(ok, "tangent element {}: forward {} vs finite difference {}", i, a, fd);
+    }
+    Ok(())
+}
+
+/// One direction per input, of its shape, with entries in `[-1, 1)` from a generator seeded by
+/// the inputs' values.
+fn directions(xs: &[Tensor<f64>]) -> Vec<Tensor<f64>> {
+    let mut state = xs
+        .iter()
+        .flat_map(|x| x.data().iter())
+        .fold(0x9e37_79b9_7f4a_7c15u64, |h, v| {
+            (h ^ v.to_bits()).wrapping_mul(0x100_0000_01b3)
+        });
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    xs.iter().map(|x| Tensor::from_fn(x.shape(), |_| next())).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
 }
 
 /// The value, a vector-Jacobian product, and the gradient of a fixed projection of that

@@ -72,6 +72,12 @@ macro_rules! unary_ops {
             ) {
                 out(0, self.grad(e, x[0], y, &g));
             }
+
+            /// Elementwise, so the tangent is the backward rule applied to the input's
+            /// tangent: `f'(x) dx`, the same derivative as the gradient's, written once.
+            fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+                dx[0].as_ref().map(|d| self.grad(e, x[0], y, d))
+            }
         }
 
         impl<F: Float> Unary<F> {

@@ -46,6 +46,12 @@ impl<F: Float> Family<F> for Where {
         let not_m = m.map(|v| F::ONE - v);
         smallvec::smallvec![None, pick(1, m), pick(2, not_m)]
     }
+
+    /// Linear in its branches: `where_(mask, da, db)`; the mask has no tangent.
+    fn tangent<E: Engine<F>>(&self, e: &E, x: &[&E::V], _y: &E::V, dx: &[Option<E::V>]) -> Option<E::V> {
+        let d = [None, dx[1].clone(), dx[2].clone()];
+        super::linear_tangent(e, Where.into(), x, &d, &[0])
+    }
 }
 
 impl<'t, F: Float> Var<'t, F> {

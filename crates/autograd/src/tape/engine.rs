@@ -32,6 +32,8 @@ pub(crate) trait Engine<F: Float> {
     /// so what `f` computes is differentiable again; on a scratch tape of constants
     /// otherwise. `op` names the caller in the panic when `f` returns a var of another tape.
     fn with_vars(&self, op: &str, ins: &[&Self::V], f: &VarFn<'_, F>) -> Vec<Self::V>;
+    /// Runs non-leaf node `i`'s tangent rule on its inputs' tangents `dx` (`None`: zero).
+    fn tangent_node(&self, tape: &Tape<F>, i: usize, dx: &[Option<Self::V>]) -> Option<Self::V>;
     fn accumulate(&self, slot: &mut Option<Self::V>, g: Self::V) {
         *slot = Some(match slot.take() {
             None => g,
@@ -96,6 +98,13 @@ impl<F: Float> Engine<F> for Eager {
             })
             .collect()
     }
+    fn tangent_node(&self, tape: &Tape<F>, i: usize, dx: &[Option<Tensor<F>>]) -> Option<Tensor<F>> {
+        // Eager rules never touch the tape, so the node is read in place.
+        let nodes = tape.nodes.borrow();
+        let node = nodes.node(i);
+        let ins: SmallVec<[&Tensor<F>; 3]> = nodes.inputs(node).iter().map(|&j| nodes.value(j as usize)).collect();
+        node.op.tangent(self, &ins, nodes.value(i), dx)
+    }
     fn accumulate(&self, slot: &mut Option<Tensor<F>>, g: Tensor<F>) {
         match slot {
             None => *slot = Some(g),
@@ -135,6 +144,16 @@ impl<F: Float> Engine<F> for Record<'_, F> {
                 v.id
             })
             .collect()
+    }
+    fn tangent_node(&self, tape: &Tape<F>, i: usize, dx: &[Option<u32>]) -> Option<u32> {
+        // The rules append to the tape, so the node is copied out before they run.
+        let (op, inputs) = {
+            let nodes = tape.nodes.borrow();
+            let node = nodes.node(i);
+            (node.op.clone(), SmallVec::<[u32; 3]>::from(nodes.inputs(node)))
+        };
+        let ins: SmallVec<[&u32; 3]> = inputs.iter().collect();
+        op.tangent(self, &ins, &(i as u32), dx)
     }
     fn backward_node(&self, tape: &Tape<F>, i: usize, g: u32, mut out: impl FnMut(u32, u32)) {
         // The rules append to the tape, so the node is copied out before they run.

@@ -4,6 +4,7 @@
 
 mod backward;
 mod engine;
+mod forward;
 mod grads;
 mod nodes;
 mod non_finite;
@@ -153,6 +154,12 @@ impl<F: Float> Tape<F> {
     /// A rank-0 constant.
     pub fn scalar(&self, v: F) -> Var<'_, F> {
         self.constant(Tensor::scalar(v))
+    }
+
+    /// A leaf that gradients flow to but that [`Var::backward`] does not list (the output
+    /// gradient of a custom op's double-vjp tangent).
+    pub(crate) fn var_unlisted(&self, value: Tensor<F>) -> Var<'_, F> {
+        self.leaf(value, true)
     }
 
     fn leaf(&self, value: Tensor<F>, requires_grad: bool) -> Var<'_, F> {
