@@ -3,6 +3,7 @@
 //! and the vector pool live in this folder's other files.
 
 mod backward;
+mod capture;
 mod engine;
 mod grads;
 mod nodes;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use smallvec::SmallVec;
 
 pub(crate) use self::engine::Engine;
+pub use self::capture::{CaptureError, Plan};
 pub use self::grads::GradStore;
 use self::nodes::Nodes;
 use crate::anomaly::{NonFiniteOp, debug_nans};
@@ -61,6 +63,11 @@ pub struct Tape<F: Float = f32> {
     /// With NaN tracing on: keep the first report here instead of panicking.
     keep_non_finite: Cell<bool>,
     non_finite: RefCell<Option<NonFiniteOp>>,
+    /// While a [`Plan`] records: ops that need no gradient keep their inputs (so replay
+    /// recomputes them from new data), and the first thing that would freeze a value computed
+    /// from the data into a constant is noted here, and the capture refused.
+    capturing: Cell<bool>,
+    taint: RefCell<Option<String>>,
 }
 
 impl<F: Float> Default for Tape<F> {
@@ -116,6 +123,8 @@ impl<F: Float> Tape<F> {
             id: next_recording(),
             keep_non_finite: Cell::new(false),
             non_finite: RefCell::new(None),
+            capturing: Cell::new(false),
+            taint: RefCell::new(None),
         }
     }
 
@@ -226,7 +235,7 @@ impl<F: Float> Tape<F> {
         if site.is_some() {
             self.check_forward(&op, inputs, &value, site);
         }
-        let (op, inputs) = if requires_grad {
+        let (op, inputs) = if requires_grad || self.capturing.get() {
             (op, inputs)
         } else {
             (Op::Leaf, &[][..])
@@ -235,7 +244,17 @@ impl<F: Float> Tape<F> {
     }
 
     pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
+        if self.capturing.get() {
+            self.refuse_capture("the step reads a value (Var::value, item, detach, a comparison's mask, logsumexp's shift, ...): a constant computed from it would be frozen at the captured batch's data");
+        }
         self.nodes.borrow().value(id as usize).clone()
+    }
+
+    /// While capturing: notes why the recording cannot be replayed (the first reason wins).
+    pub(crate) fn refuse_capture(&self, why: &str) {
+        if self.capturing.get() {
+            self.taint.borrow_mut().get_or_insert_with(|| why.to_string());
+        }
     }
 
     #[track_caller]
