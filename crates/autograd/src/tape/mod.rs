@@ -82,6 +82,10 @@ impl<F: Float> Drop for Tape<F> {
     }
 }
 
+/// Why a step that reads a value while it is captured is refused.
+const READS_A_VALUE: &str = "the step reads a value (Var::value, item, detach, a comparison's mask, logsumexp's shift, ...): \
+     a constant computed from it would be frozen at the captured batch's data";
+
 /// The next recording id (a tape's `id`): 2^64 recordings never wrap.
 static NEXT_RECORDING: AtomicU64 = AtomicU64::new(1);
 
@@ -244,13 +248,12 @@ impl<F: Float> Tape<F> {
     }
 
     pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
-        if self.capturing.get() {
-            self.refuse_capture("the step reads a value (Var::value, item, detach, a comparison's mask, logsumexp's shift, ...): a constant computed from it would be frozen at the captured batch's data");
-        }
+        self.refuse_capture(READS_A_VALUE);
         self.nodes.borrow().value(id as usize).clone()
     }
 
     /// While capturing: notes why the recording cannot be replayed (the first reason wins).
+    #[inline]
     pub(crate) fn refuse_capture(&self, why: &str) {
         if self.capturing.get() {
             self.taint.borrow_mut().get_or_insert_with(|| why.to_string());
@@ -284,6 +287,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// The single value of a one-element var.
     #[track_caller]
     pub fn item(&self) -> F {
+        self.tape.refuse_capture(READS_A_VALUE);
         self.tape.nodes.borrow().value(self.id as usize).item()
     }
 
