@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod capture;
 mod derive;
 mod init;
 mod layers;
@@ -42,6 +43,7 @@ mod sequential;
 mod weights;
 
 pub use activation::{Activation, UnknownActivation};
+pub use capture::{Captured, CapturedPlans, StepResult};
 pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
 /// `#[derive(Module)]`: see [`Params`] for an example.
