@@ -197,7 +197,8 @@ where
     /// [`Captured::try_run`]).
     #[track_caller]
     pub fn run(&mut self, store: &ParamStore<F>, x: &Tensor<F>, y: &Tensor<F>) -> (F, ParamGrads<F>) {
-        self.try_run(store, x, y).unwrap_or_else(|e| panic!("Captured::run: {e}"))
+        self.try_run(store, x, y)
+            .unwrap_or_else(|e| panic!("Captured::run: {e}"))
     }
 
     /// [`Captured::run`], with a step that cannot be captured as an error (run it eagerly).

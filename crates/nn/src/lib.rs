@@ -43,11 +43,11 @@ mod sequential;
 mod weights;
 
 pub use activation::{Activation, UnknownActivation};
-pub use capture::{Captured, CapturedPlans, StepResult};
 pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
 /// `#[derive(Module)]`: see [`Params`] for an example.
 pub use borel_derive::Module;
+pub use capture::{Captured, CapturedPlans, StepResult};
 pub use derive::Params;
 pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};

@@ -93,7 +93,13 @@ pub struct Plan<F: Float = f32> {
 
 impl<F: Float> fmt::Debug for Plan<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Plan<{}> {{ nodes: {}, computed: {} }}", F::NAME, self.tape.len(), self.steps.len())
+        write!(
+            f,
+            "Plan<{}> {{ nodes: {}, computed: {} }}",
+            F::NAME,
+            self.tape.len(),
+            self.steps.len()
+        )
     }
 }
 
@@ -128,7 +134,13 @@ impl<F: Float> Plan<F> {
             let params = p.node_ids();
             let xs: Vec<Var<'_, F>> = inputs
                 .iter()
-                .map(|&(x, grad)| if grad { tape.var(x.clone()) } else { tape.constant(x.clone()) })
+                .map(|&(x, grad)| {
+                    if grad {
+                        tape.var(x.clone())
+                    } else {
+                        tape.constant(x.clone())
+                    }
+                })
                 .collect();
             let ins = xs.iter().zip(inputs).map(|(v, (x, _))| (v.id, x.dims())).collect();
             (step(&tape, p, &xs)?.id, params, ins)
@@ -177,8 +189,15 @@ impl<F: Float> Plan<F> {
         store.number() == self.store
             && store.trainable_flags() == self.trainable.as_slice()
             && inputs.len() == self.inputs.len()
-            && inputs.iter().zip(&self.inputs).all(|(x, (_, s))| x.shape() == s.as_slice())
-            && store.values().iter().zip(&self.param_shapes).all(|(v, s)| v.shape() == s.as_slice())
+            && inputs
+                .iter()
+                .zip(&self.inputs)
+                .all(|(x, (_, s))| x.shape() == s.as_slice())
+            && store
+                .values()
+                .iter()
+                .zip(&self.param_shapes)
+                .all(|(v, s)| v.shape() == s.as_slice())
     }
 
     /// Runs the plan on new `inputs` with the store's current parameters: the loss and the
@@ -224,7 +243,13 @@ impl<F: Float> Plan<F> {
             .params
             .iter()
             .zip(&self.trainable)
-            .map(|(&id, &t)| if t { swept.get_mut(id as usize).and_then(Option::take) } else { None })
+            .map(|(&id, &t)| {
+                if t {
+                    swept.get_mut(id as usize).and_then(Option::take)
+                } else {
+                    None
+                }
+            })
             .collect();
         give_spare(swept);
         (loss, ParamGrads::from_vec(store, grads))
@@ -238,7 +263,9 @@ mod tests {
 
     /// A tensor of `shape` from a seed: data that differs from batch to batch.
     fn data(shape: &[usize], seed: u64) -> Tensor<f64> {
-        Tensor::from_fn(shape, |i| (((i as u64 + 1) * (seed * 7919 + 13)) % 97) as f64 / 48.0 - 1.0)
+        Tensor::from_fn(shape, |i| {
+            (((i as u64 + 1) * (seed * 7919 + 13)) % 97) as f64 / 48.0 - 1.0
+        })
     }
 
     fn bits(t: &Tensor<f64>) -> Vec<u64> {
@@ -247,12 +274,21 @@ mod tests {
 
     /// A random graph of ops over two parameters and the input, chosen by `seed`: the same
     /// code runs eagerly and under capture.
-    fn dag<'t>(seed: u64, tape: &'t Tape<f64>, p: &ParamVars<'t, f64>, ws: &[ParamId], x: Var<'t, f64>) -> Var<'t, f64> {
+    fn dag<'t>(
+        seed: u64,
+        tape: &'t Tape<f64>,
+        p: &ParamVars<'t, f64>,
+        ws: &[ParamId],
+        x: Var<'t, f64>,
+    ) -> Var<'t, f64> {
         let mut pool = vec![x.matmul(p[ws[0]]), p[ws[1]] * 1.0];
         let mut s = seed;
         for _ in 0..24 {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let (a, b) = (pool[(s >> 33) as usize % pool.len()], pool[(s >> 17) as usize % pool.len()]);
+            let (a, b) = (
+                pool[(s >> 33) as usize % pool.len()],
+                pool[(s >> 17) as usize % pool.len()],
+            );
             let v = match (s >> 45) % 9 {
                 0 => a + b,
                 1 => a * b,
@@ -272,7 +308,10 @@ mod tests {
 
     fn store() -> (ParamStore<f64>, Vec<ParamId>) {
         let mut store = ParamStore::new();
-        let ws = vec![store.add("w", data(&[4, 3], 1), true), store.add("b", data(&[5, 3], 2), true)];
+        let ws = vec![
+            store.add("w", data(&[4, 3], 1), true),
+            store.add("b", data(&[5, 3], 2), true),
+        ];
         store.add("frozen", data(&[2], 3), false);
         (store, ws)
     }
@@ -280,7 +319,12 @@ mod tests {
     fn assert_same(a: &(f64, ParamGrads<f64>), b: &(f64, ParamGrads<f64>), store: &ParamStore<f64>) {
         assert_eq!(a.0.to_bits(), b.0.to_bits(), "losses differ");
         for id in store.ids() {
-            assert_eq!(a.1.get(id).map(bits), b.1.get(id).map(bits), "gradients of {} differ", store.name(id));
+            assert_eq!(
+                a.1.get(id).map(bits),
+                b.1.get(id).map(bits),
+                "gradients of {} differ",
+                store.name(id)
+            );
         }
     }
 
@@ -307,7 +351,11 @@ mod tests {
                     let loss = dag(seed, &tape, &p, &ws, tape.constant(x.clone()));
                     (loss.item(), p.backward(loss))
                 };
-                let got = if batch == 0 { plan.backward(&store) } else { plan.replay(&store, &[&x]) };
+                let got = if batch == 0 {
+                    plan.backward(&store)
+                } else {
+                    plan.replay(&store, &[&x])
+                };
                 assert_same(&got, &eager, &store);
                 sgd(&mut store, &got.1);
             }
@@ -327,8 +375,10 @@ mod tests {
     fn a_pinn_step_with_create_graph_replays_bit_for_bit() {
         let (mut store, ws) = store();
         let (x0, y0) = (data(&[6, 3], 5), data(&[6, 3], 6));
-        let mut plan =
-            Plan::capture(&store, &[(&x0, true), (&y0, false)], |_t, p, xs| Ok(pinn(&p, &ws, xs[0], xs[1]))).unwrap();
+        let mut plan = Plan::capture(&store, &[(&x0, true), (&y0, false)], |_t, p, xs| {
+            Ok(pinn(&p, &ws, xs[0], xs[1]))
+        })
+        .unwrap();
         for batch in 1..5 {
             let (x, y) = (data(&[6, 3], batch + 10), data(&[6, 3], batch + 20));
             let eager = {
@@ -349,7 +399,10 @@ mod tests {
         let x = data(&[5, 4], 1);
         let plan = Plan::capture(&store, &[(&x, false)], |t, p, xs| Ok(dag(3, t, &p, &ws, xs[0]))).unwrap();
         assert!(plan.fits(&store, &[&x]));
-        assert!(!plan.fits(&store, &[&data(&[3, 4], 1)]), "a short batch needs a capture of its own");
+        assert!(
+            !plan.fits(&store, &[&data(&[3, 4], 1)]),
+            "a short batch needs a capture of its own"
+        );
         assert!(!plan.fits(&store.clone(), &[&x]), "another store");
         store.set_trainable(ws[1], false);
         assert!(!plan.fits(&store, &[&x]), "a frozen parameter");

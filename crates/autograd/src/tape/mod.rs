@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use smallvec::SmallVec;
 
-pub(crate) use self::engine::Engine;
 pub use self::capture::{CaptureError, Plan};
+pub(crate) use self::engine::Engine;
 pub use self::grads::GradStore;
 use self::nodes::Nodes;
 use crate::anomaly::{NonFiniteOp, debug_nans};
