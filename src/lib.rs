@@ -58,7 +58,7 @@ pub mod prelude {
     pub use borel_distributed::World;
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
-        Activation, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module, ParamBuilder,
+        Activation, Captured, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module, ParamBuilder,
         ParamStore, Sequential, SequentialBuilder, WeightFile,
     };
     pub use borel_nn::{BatchNorm, LayerNorm};
