@@ -9,7 +9,10 @@ use std::fmt;
 use crate::float::Float;
 use crate::param::{ParamGrads, ParamStore, ParamVars};
 use crate::shape::Shape;
-use crate::tape::engine::{Eager, sweep};
+use crate::anomaly::debug_nans;
+use crate::ops::kernels::add_assign;
+use crate::tape::engine::{Eager, eager_backward_node, sweep};
+use crate::tape::pool::take_spare;
 use crate::tape::pool::give_spare;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
@@ -238,7 +241,11 @@ impl<F: Float> Plan<F> {
             let y = nodes.value(self.root as usize);
             (y.item(), Tensor::ones(y.shape()))
         };
-        let mut swept = sweep(&Eager, &self.tape, self.root, seed, &[]);
+        let mut swept = if debug_nans() {
+            sweep(&Eager, &self.tape, self.root, seed, &[])
+        } else {
+            self.sweep(seed)
+        };
         let grads = self
             .params
             .iter()
@@ -253,6 +260,30 @@ impl<F: Float> Plan<F> {
             .collect();
         give_spare(swept);
         (loss, ParamGrads::from_vec(store, grads))
+    }
+
+    /// The reverse sweep of [`Var::backward`] over the plan's computed nodes only, on nodes
+    /// borrowed once: the same rules in the same order, so the same gradients, bit for bit
+    /// (NaN tracing takes the tape's own sweep).
+    fn sweep(&self, seed: Tensor<F>) -> Vec<Option<Tensor<F>>> {
+        let nodes = self.tape.nodes.borrow();
+        let root = self.root as usize;
+        let mut grads: Vec<Option<Tensor<F>>> = take_spare();
+        grads.resize(root + 1, None);
+        if !nodes.requires_grad(root) {
+            return grads;
+        }
+        grads[root] = Some(seed);
+        for &i in self.steps.iter().rev() {
+            let Some(g) = grads[i as usize].take() else {
+                continue;
+            };
+            eager_backward_node(&nodes, i as usize, g, |j, gk| match &mut grads[j as usize] {
+                slot @ None => *slot = Some(gk),
+                Some(old) => add_assign(old, &gk),
+            });
+        }
+        grads
     }
 }
 
