@@ -14,13 +14,26 @@ fn data() -> (T, T) {
 
 /// The seed experiments' networks (linear, sigmoid, one relu), and one with dropout.
 fn nets() -> Vec<SequentialBuilder<f32>> {
-    let wide = || Sequential::new().add(Dense::new(100).input_dim(2)).add(Dense::new(50)).add(Dense::new(50));
+    let wide = || {
+        Sequential::new()
+            .add(Dense::new(100).input_dim(2))
+            .add(Dense::new(50))
+            .add(Dense::new(50))
+    };
     let sig = |n| Dense::new(n).activation(Activation::Sigmoid);
     vec![
         wide().add(Dense::new(10)).add(Dense::new(1)),
-        Sequential::new().add(sig(20).input_dim(2)).add(sig(20)).add(Dense::new(1)),
-        wide().add(Dense::new(10).activation(Activation::Relu)).add(Dense::new(1)),
-        Sequential::new().add(sig(20).input_dim(2)).add(Dropout::new(0.3)).add(Dense::new(1)),
+        Sequential::new()
+            .add(sig(20).input_dim(2))
+            .add(sig(20))
+            .add(Dense::new(1)),
+        wide()
+            .add(Dense::new(10).activation(Activation::Relu))
+            .add(Dense::new(1)),
+        Sequential::new()
+            .add(sig(20).input_dim(2))
+            .add(Dropout::new(0.3))
+            .add(Dense::new(1)),
     ]
 }
 
@@ -43,6 +56,9 @@ fn fit(net: SequentialBuilder<f32>, capture: bool) -> (Vec<u64>, Vec<u64>, Vec<V
 fn captured_fit_equals_eager_fit_bit_for_bit() {
     for (i, net) in nets().into_iter().enumerate() {
         let eager = fit(nets().remove(i), false);
-        assert!(fit(net, true) == eager, "model {i}: captured fit differs from the eager one");
+        assert!(
+            fit(net, true) == eager,
+            "model {i}: captured fit differs from the eager one"
+        );
     }
 }

@@ -78,7 +78,7 @@ impl<F: Float> CapturedPlans<F> {
         if let Some(k) = self.plans.iter().position(|p| p.fits(store, &inputs)) {
             self.plans[..=k].rotate_right(1);
             self.replays += 1;
-            if self.check_every > 0 && self.replays.is_multiple_of(self.check_every) {
+            if self.check_every > 0 && self.replays % self.check_every == 0 {
                 self.check(store, x, y, step);
             }
             return Ok(self.plans[0].replay(store, &inputs));
@@ -123,6 +123,9 @@ impl<F: Float> CapturedPlans<F> {
 
 /// A training step captured for replay: PyTorch's `step = torch.compile(step)`, JAX's
 /// `jax.jit(jax.value_and_grad(loss))`.
+///
+/// Write the step closure inside the call (`Captured::new(|fw, x, y| ...)`): a closure bound
+/// to a `let` first is not inferred to work for every tape lifetime, and is rejected.
 ///
 /// The step is the usual forward and loss, from a [`ForwardPass`], the input and the target.
 /// [`Captured::run`] records it the first time it meets an input shape and replays the

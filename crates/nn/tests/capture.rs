@@ -135,7 +135,7 @@ fn dropout_batch_norm_and_label_lookups_are_refused_with_the_reason() {
     let bn = BatchNorm::new().build(&mut b, "bn", 3);
     let (x, y) = (data(&[4, 2], 1), data(&[4, 3], 2));
     let drop = Dropout::new(0.5);
-    let err = |r: borel_nn::StepResult<f32>| r.err().expect("refused").to_string();
+    let err = |r: borel_nn::StepResult<f32>| r.expect_err("refused").to_string();
     let mut plans = CapturedPlans::new();
     let dropout = plans.run(&store, &x, &y, &|fw, x, y| {
         Loss::Mse.of(drop.forward(fw, dense.forward(fw, x)), y)

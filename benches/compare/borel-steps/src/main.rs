@@ -9,11 +9,12 @@
 
 use borel::autograd::Plan;
 use borel::prelude::{
-    Activation, Adam, Captured, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor,
+    Activation, Adam, Captured, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape,
+    Tensor,
 };
 use peer_common::{
-    Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer, args,
-    epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
+    Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer,
+    args, epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
 };
 
 fn seed_net(model: Model, store: &mut ParamStore<f32>) -> Sequential<f32> {
@@ -70,7 +71,14 @@ fn small(model: Model, reps: usize) {
         }
         let secs = t.secs();
         let pred = net.predict(&store, &x);
-        report_small("borel", model, secs, steps, sse(pred.data(), &data.y), "Sequential,RmsProp::keras");
+        report_small(
+            "borel",
+            model,
+            secs,
+            steps,
+            sse(pred.data(), &data.y),
+            "Sequential,RmsProp::keras",
+        );
     }
 }
 
@@ -93,7 +101,10 @@ fn small_captured(model: Model, reps: usize) {
             for idx in epoch_batches(&mut rng) {
                 gather(&data, &idx, &mut xb, &mut yb);
                 let m = idx.len();
-                let (xt, yt) = (Tensor::from_vec(xb.clone(), &[m, 2]), Tensor::from_vec(yb.clone(), &[m, 1]));
+                let (xt, yt) = (
+                    Tensor::from_vec(xb.clone(), &[m, 2]),
+                    Tensor::from_vec(yb.clone(), &[m, 1]),
+                );
                 let (_, grads) = step.run(&store, &xt, &yt);
                 opt.update(&mut store, &grads);
                 steps += 1;
@@ -101,7 +112,14 @@ fn small_captured(model: Model, reps: usize) {
         }
         let secs = t.secs();
         let pred = net.predict(&store, &x);
-        report_small("borel-captured", model, secs, steps, sse(pred.data(), &data.y), "Captured,RmsProp::keras");
+        report_small(
+            "borel-captured",
+            model,
+            secs,
+            steps,
+            sse(pred.data(), &data.y),
+            "Captured,RmsProp::keras",
+        );
     }
 }
 
@@ -118,7 +136,9 @@ fn large(reps: usize) {
             .add(Dense::new(d[3]))
             .build_with_input(&mut store, 0, d[0]);
         let mut rng = Rng::new(5);
-        let params = (0..3).map(|l| (glorot(&mut rng, d[l], d[l + 1]), vec![0.0; d[l + 1]])).collect();
+        let params = (0..3)
+            .map(|l| (glorot(&mut rng, d[l], d[l + 1]), vec![0.0; d[l + 1]]))
+            .collect();
         load_params(&mut store, params);
         let mut opt = RmsProp::keras();
         let mut step = || {
@@ -159,7 +179,10 @@ fn matmul(n: usize, reps: usize) {
         }
         let secs = t.secs() / iters as f64;
         let gflops = 2.0 * (n as f64).powi(3) / secs / 1e9;
-        println!("RESULT crate=borel bench=matmul n={n} ms={:.4} gflops={gflops:.2} note=Tensor::matmul", secs * 1e3);
+        println!(
+            "RESULT crate=borel bench=matmul n={n} ms={:.4} gflops={gflops:.2} note=Tensor::matmul",
+            secs * 1e3
+        );
     }
 }
 
@@ -182,7 +205,10 @@ fn chain(reps: usize) {
             std::hint::black_box(x.backward());
             best = best.min(t.secs());
         }
-        println!("RESULT crate=borel bench=chain ns_per_op={:.1} note=best_of_20", best * 1e9 / 10_000.0);
+        println!(
+            "RESULT crate=borel bench=chain ns_per_op={:.1} note=best_of_20",
+            best * 1e9 / 10_000.0
+        );
     }
 }
 
@@ -209,7 +235,10 @@ fn chain_captured(reps: usize) {
             std::hint::black_box(plan.replay(&store, &[]));
             best = best.min(t.secs());
         }
-        println!("RESULT crate=borel-captured bench=chain ns_per_op={:.1} note=best_of_20", best * 1e9 / 10_000.0);
+        println!(
+            "RESULT crate=borel-captured bench=chain ns_per_op={:.1} note=best_of_20",
+            best * 1e9 / 10_000.0
+        );
     }
 }
 
@@ -234,7 +263,9 @@ fn pinn(reps: usize) {
             .build_with_input(&mut store, 0, 1);
         let mut rng = Rng::new(11);
         let dims = [1, 32, 32, 1];
-        let params = (0..3).map(|l| (glorot(&mut rng, dims[l], dims[l + 1]), vec![0.0; dims[l + 1]])).collect();
+        let params = (0..3)
+            .map(|l| (glorot(&mut rng, dims[l], dims[l + 1]), vec![0.0; dims[l + 1]]))
+            .collect();
         load_params(&mut store, params);
         let mut opt = Adam::new(1e-3);
         let mut step = || {

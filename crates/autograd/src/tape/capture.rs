@@ -6,14 +6,14 @@
 
 use std::fmt;
 
+use crate::anomaly::debug_nans;
 use crate::float::Float;
+use crate::ops::kernels::add_assign;
 use crate::param::{ParamGrads, ParamStore, ParamVars};
 use crate::shape::Shape;
-use crate::anomaly::debug_nans;
-use crate::ops::kernels::add_assign;
 use crate::tape::engine::{Eager, eager_backward_node, sweep};
-use crate::tape::pool::take_spare;
 use crate::tape::pool::give_spare;
+use crate::tape::pool::take_spare;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 
@@ -442,11 +442,14 @@ mod tests {
         assert!(!plan.fits(&store, &[&x]), "a parameter added after the capture");
     }
 
+    /// A step of the tape, a weight and the input.
+    type Step = dyn for<'t> Fn(&'t Tape<f64>, Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>;
+
     #[test]
     fn steps_whose_constants_would_freeze_data_are_refused() {
         let (store, ws) = store();
         let x = data(&[5, 4], 1);
-        let refused = |f: &dyn for<'t> Fn(&'t Tape<f64>, Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>| {
+        let refused = |f: &Step| {
             Plan::capture(&store, &[(&x, false)], |t, p, xs| Ok(f(t, p[ws[0]], xs[0])))
                 .unwrap_err()
                 .to_string()

@@ -180,7 +180,12 @@ pub(super) fn sweep<E: Engine<F>, F: Float>(
 /// [`Eager`]'s backward of non-leaf node `i` on nodes already borrowed: the rule's input
 /// gradients handed to `out` (input id, gradient).
 #[inline]
-pub(super) fn eager_backward_node<F: Float>(nodes: &Nodes<F>, i: usize, g: Tensor<F>, mut out: impl FnMut(u32, Tensor<F>)) {
+pub(super) fn eager_backward_node<F: Float>(
+    nodes: &Nodes<F>,
+    i: usize,
+    g: Tensor<F>,
+    mut out: impl FnMut(u32, Tensor<F>),
+) {
     let node = nodes.node(i);
     let ids = nodes.inputs(node);
     let y = nodes.value(i);
