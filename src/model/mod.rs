@@ -51,7 +51,9 @@ pub struct Model<F: Float, M: Module<F>> {
     optimizer_kind: &'static str,
     accuracy: bool,
     /// The plans of the captured training step, while `fit` replays it (`None`: eager).
-    captured: Option<borel_nn::CapturedPlans<F>>,
+    /// Behind a mutex so that a model stays `Sync` (predictions from many threads); `fit`
+    /// has `&mut self` and reaches it without locking.
+    captured: std::sync::Mutex<Option<borel_nn::CapturedPlans<F>>>,
 }
 
 fn check_data<F: Float>(x: &Tensor<F>, y: &Tensor<F>) -> Result<(), FitError> {
@@ -155,7 +157,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             optimizer: None,
             optimizer_kind: "",
             accuracy: false,
-            captured: None,
+            captured: std::sync::Mutex::new(None),
         })
     }
 

@@ -132,7 +132,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         }
         let progress = Progress::new(&opts, loader.len());
         // Fresh plans each fit: the loss may have been recompiled since the last one.
-        self.captured = opts.capture.then(CapturedPlans::new);
+        *self.captured.get_mut().unwrap_or_else(|e| e.into_inner()) = opts.capture.then(CapturedPlans::new);
         while run.epoch < opts.epochs && !run.stopped {
             let epoch = run.epoch + 1;
             self.set_epoch_lr(&opts, epoch, run.base_lr * run.plateau_scale)?;
@@ -337,12 +337,13 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         if self.accuracy || debug_nans() {
             return Ok(None);
         }
-        let Some(plans) = self.captured.as_mut() else {
+        let captured = self.captured.get_mut().unwrap_or_else(|e| e.into_inner());
+        let Some(plans) = captured.as_mut() else {
             return Ok(None);
         };
         let module = &self.module;
         let Ok((loss, grads)) = plans.run(&self.store, xb, yb, &|fw, x, y| loss_fn.of(module.forward(fw, x), y)) else {
-            self.captured = None;
+            *captured = None;
             return Ok(None);
         };
         let loss = loss.to_f64();
