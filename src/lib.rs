@@ -58,8 +58,8 @@ pub mod prelude {
     pub use borel_distributed::World;
     pub use borel_nn::loss::{self, Reduction};
     pub use borel_nn::{
-        Activation, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module, ParamBuilder,
-        ParamStore, Sequential, SequentialBuilder, WeightFile,
+        Activation, Captured, Dense, DenseModule, Dropout, ForwardPass, Init, InitPreset, Layout, Loss, Module,
+        ParamBuilder, ParamStore, Sequential, SequentialBuilder, WeightFile,
     };
     pub use borel_nn::{BatchNorm, LayerNorm};
     pub use borel_optim::{Adagrad, Adam, AdamW, Lbfgs, LineSearch, Momentum, Optimizer, RmsProp, Sgd};

@@ -27,6 +27,7 @@ for t in 1 2; do
   export RAYON_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t
   for m in linear sigmoid relu; do
     REPS=$reps "$bin/borel-steps" small $m | tag
+    REPS=$reps "$bin/borel-steps" small-captured $m | tag
     REPS=$reps "$bin/peer-handwritten" small $m | tag
   done
   REPS=$reps "$bin/borel-steps" large | tag
@@ -34,6 +35,7 @@ for t in 1 2; do
   for n in 64 256 1024; do REPS=$reps "$bin/borel-steps" matmul $n | tag; done
   REPS=$reps "$bin/peer-handwritten" matmul | sed 's/bench=matmul/bench=matmul n=1024/' | tag
   REPS=$reps "$bin/borel-steps" chain | tag
+  REPS=$reps "$bin/borel-steps" chain-captured | tag
   REPS=$reps "$bin/borel-steps" pinn | tag
   if [ -x "$py" ]; then
     numpy numpy_gemm.py 64 256 1024 | tag

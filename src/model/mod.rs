@@ -50,6 +50,10 @@ pub struct Model<F: Float, M: Module<F>> {
     /// The optimizer's type (`Adam`), which a training checkpoint must match.
     optimizer_kind: &'static str,
     accuracy: bool,
+    /// The plans of the captured training step, while `fit` replays it (`None`: eager).
+    /// Behind a mutex so that a model stays `Sync` (predictions from many threads); `fit`
+    /// has `&mut self` and reaches it without locking.
+    captured: std::sync::Mutex<Option<borel_nn::CapturedPlans<F>>>,
 }
 
 fn check_data<F: Float>(x: &Tensor<F>, y: &Tensor<F>) -> Result<(), FitError> {
@@ -153,6 +157,7 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             optimizer: None,
             optimizer_kind: "",
             accuracy: false,
+            captured: std::sync::Mutex::new(None),
         })
     }
 

@@ -166,6 +166,7 @@ pub struct FitOptions<F: Float> {
     pub(crate) reduce_on_plateau: Option<ReduceOnPlateau>,
     pub(crate) resume_from: Option<PathBuf>,
     pub(crate) world: Option<World>,
+    pub(crate) capture: bool,
 }
 
 impl<F: Float> Default for FitOptions<F> {
@@ -183,6 +184,7 @@ impl<F: Float> Default for FitOptions<F> {
             reduce_on_plateau: None,
             resume_from: None,
             world: None,
+            capture: true,
         }
     }
 }
@@ -198,6 +200,21 @@ impl<F: Float> FitOptions<F> {
     /// Passes over the data (default 1).
     pub fn epochs(mut self, n: usize) -> Self {
         self.epochs = n;
+        self
+    }
+    /// Replay captured steps (default true): the step is recorded once per batch shape and
+    /// replayed on later batches, with the same History and weights, bit for bit, as the
+    /// eager loop. A step that cannot be captured (dropout, batch norm in training, a label
+    /// lookup, tracked accuracy, NaN tracing) runs eagerly without being asked; `false` runs
+    /// every step eagerly.
+    ///
+    /// ```
+    /// use borel::FitOptions;
+    /// let eager = FitOptions::<f32>::new().capture(false);
+    /// # let _ = eager;
+    /// ```
+    pub fn capture(mut self, on: bool) -> Self {
+        self.capture = on;
         self
     }
     /// Samples per gradient step; the last batch of an epoch may be smaller (default 32).

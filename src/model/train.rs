@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use borel_autograd::{Float, Tape, Tensor};
-use borel_nn::{ForwardPass, Module, ParamStore};
+use borel_autograd::{Float, ParamGrads, Tape, Tensor, debug_nans};
+use borel_nn::{CapturedPlans, ForwardPass, Module, ParamStore};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Model, correct};
@@ -131,6 +131,8 @@ impl<F: Float, M: Module<F>> Model<F, M> {
             opts.verbose = 0;
         }
         let progress = Progress::new(&opts, loader.len());
+        // Fresh plans each fit: the loss may have been recompiled since the last one.
+        *self.captured.get_mut().unwrap_or_else(|e| e.into_inner()) = opts.capture.then(CapturedPlans::new);
         while run.epoch < opts.epochs && !run.stopped {
             let epoch = run.epoch + 1;
             self.set_epoch_lr(&opts, epoch, run.base_lr * run.plateau_scale)?;
@@ -291,26 +293,11 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         (epoch, batch): (usize, usize),
         peers: Peers<'_>,
     ) -> Result<(f64, f64), FitError> {
-        let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
-        let (loss, hits, grads) = {
-            let fw = ForwardPass::train(tape, &self.store).seed(dropout_seed);
-            let pred = self.module.forward(&fw, tape.constant(xb));
-            let hits = if self.accuracy {
-                correct(loss_fn, &pred.value(), &yb)
-            } else {
-                0.0
-            };
-            let l = loss_fn.of(pred, tape.constant(yb));
-            let loss = l.item().to_f64();
-            traced(tape, epoch, batch)?;
-            if !loss.is_finite() {
-                return Err(FitError::NonFiniteLoss { epoch, batch, loss });
-            }
-            let mut grads = fw.backward(l);
-            traced(tape, epoch, batch)?;
-            peers.average(&mut grads);
-            (loss, hits, grads)
+        let (loss, hits, mut grads) = match self.captured_step(&xb, &yb, (epoch, batch))? {
+            Some(done) => done,
+            None => self.eager_step(tape, (xb, yb), dropout_seed, (epoch, batch))?,
         };
+        peers.average(&mut grads);
         tape.reset();
         let non_finite = |store: &ParamStore<F>, what, id| FitError::NonFiniteParam {
             what,
@@ -337,4 +324,67 @@ impl<F: Float, M: Module<F>> Model<F, M> {
         }
         Ok((loss, hits))
     }
+
+    /// The batch's loss and gradients replayed from the captured step, or `None` when fit
+    /// runs eagerly (capture off or refused, accuracy tracked, NaN tracing on).
+    fn captured_step(
+        &mut self,
+        xb: &Tensor<F>,
+        yb: &Tensor<F>,
+        at: (usize, usize),
+    ) -> Result<Option<Step<F>>, FitError> {
+        let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
+        if self.accuracy || debug_nans() {
+            return Ok(None);
+        }
+        let captured = self.captured.get_mut().unwrap_or_else(|e| e.into_inner());
+        let Some(plans) = captured.as_mut() else {
+            return Ok(None);
+        };
+        let module = &self.module;
+        let Ok((loss, grads)) = plans.run(&self.store, xb, yb, &|fw, x, y| loss_fn.of(module.forward(fw, x), y)) else {
+            *captured = None;
+            return Ok(None);
+        };
+        let loss = loss.to_f64();
+        if !loss.is_finite() {
+            return Err(FitError::NonFiniteLoss {
+                epoch: at.0,
+                batch: at.1,
+                loss,
+            });
+        }
+        Ok(Some((loss, 0.0, grads)))
+    }
+
+    /// The batch's loss, correctly classified samples and gradients, recorded on `tape`.
+    #[track_caller]
+    fn eager_step(
+        &mut self,
+        tape: &mut Tape<F>,
+        (xb, yb): Pair<F>,
+        dropout_seed: u64,
+        (epoch, batch): (usize, usize),
+    ) -> Result<Step<F>, FitError> {
+        let loss_fn = self.loss.ok_or(FitError::NotCompiled)?;
+        let fw = ForwardPass::train(tape, &self.store).seed(dropout_seed);
+        let pred = self.module.forward(&fw, tape.constant(xb));
+        let hits = if self.accuracy {
+            correct(loss_fn, &pred.value(), &yb)
+        } else {
+            0.0
+        };
+        let l = loss_fn.of(pred, tape.constant(yb));
+        let loss = l.item().to_f64();
+        traced(tape, epoch, batch)?;
+        if !loss.is_finite() {
+            return Err(FitError::NonFiniteLoss { epoch, batch, loss });
+        }
+        let grads = fw.backward(l);
+        traced(tape, epoch, batch)?;
+        Ok((loss, hits, grads))
+    }
 }
+
+/// A batch's loss, correctly classified samples and gradients.
+type Step<F> = (f64, f64, ParamGrads<F>);

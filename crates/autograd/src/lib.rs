@@ -64,7 +64,7 @@ pub use ops::gemm::gemm_kernel;
 pub use ops::kernels::{PAR_THRESHOLD, set_parallel_threshold};
 pub use param::{ParamGrads, ParamId, ParamStore, ParamVars};
 pub use shape::Shape;
-pub use tape::{GradStore, Tape, Var};
+pub use tape::{CaptureError, GradStore, Plan, Tape, Var};
 pub use tensor::Tensor;
 pub use tensor_literal::Nested;
 pub use var_fn::{VarFn, VarsFn, func};

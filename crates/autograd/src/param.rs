@@ -292,6 +292,21 @@ impl<F: Float> ParamStore<F> {
         self.values = values.to_vec();
     }
 
+    /// The number of this store (what tells two stores apart in messages and guards).
+    pub(crate) fn number(&self) -> u32 {
+        self.ids.store
+    }
+
+    /// Every value, by index.
+    pub(crate) fn values(&self) -> &[Tensor<F>] {
+        &self.values
+    }
+
+    /// Whether each parameter is trainable, by index.
+    pub(crate) fn trainable_flags(&self) -> &[bool] {
+        &self.trainable
+    }
+
     /// Places every parameter on `tape` for one step: trainable ones as vars (their
     /// gradients are computed), frozen ones as constants.
     pub fn vars<'t>(&self, tape: &'t Tape<F>) -> ParamVars<'t, F> {
@@ -330,6 +345,11 @@ impl<'t, F: Float> ParamVars<'t, F> {
     #[inline]
     fn slot(&self, id: ParamId) -> usize {
         self.ids.slot("ParamVars", id)
+    }
+
+    /// The node id of each parameter's var, by index.
+    pub(crate) fn node_ids(&self) -> Vec<u32> {
+        self.vars.iter().map(|v| v.id).collect()
     }
 
     /// The var of a parameter.
@@ -427,6 +447,15 @@ impl<F: Float> ParamGrads<F> {
             ids: store.ids.clone(),
             grads: vec![None; store.len()],
             buffers: vec![None; store.len()],
+        }
+    }
+
+    /// Gradients of `store`'s parameters, by index (`None` where a parameter has none).
+    pub(crate) fn from_vec(store: &ParamStore<F>, grads: Vec<Option<Tensor<F>>>) -> Self {
+        ParamGrads {
+            ids: store.ids.clone(),
+            buffers: vec![None; grads.len()],
+            grads,
         }
     }
 

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod capture;
 mod derive;
 mod init;
 mod layers;
@@ -46,6 +47,7 @@ pub use borel_autograd::io::FileError;
 pub use borel_autograd::{ParamGrads, ParamId, ParamStore, Var};
 /// `#[derive(Module)]`: see [`Params`] for an example.
 pub use borel_derive::Module;
+pub use capture::{Captured, CapturedPlans, StepResult};
 pub use derive::Params;
 pub use init::{Init, InitPreset};
 pub use layers::{ActivationLayer, Dense, DenseModule, Dropout, LayerSpec, Module};

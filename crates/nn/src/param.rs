@@ -1,7 +1,7 @@
 //! Parameters live outside the tape, in a [`ParamStore`]; a [`ParamBuilder`] registers them
 //! while modules are built, and each forward pass places them on a tape through a [`ForwardPass`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use borel_autograd::{Float, GradStore, ParamGrads, ParamId, ParamStore, ParamVars, Tape, Tensor, Var};
 use rand::SeedableRng;
@@ -147,6 +147,8 @@ pub struct ForwardPass<'t, F: Float = f32> {
     rng: RefCell<StdRng>,
     /// Buffer values set by this pass, in the order set (the last for an id wins).
     buffers: RefCell<Vec<(ParamId, Tensor<F>)>>,
+    /// Whether dropout's generator was used (a step that cannot be captured).
+    rng_used: Cell<bool>,
 }
 
 impl<'t, F: Float> ForwardPass<'t, F> {
@@ -162,12 +164,30 @@ impl<'t, F: Float> ForwardPass<'t, F> {
 
     /// A pass in training (`true`) or inference mode; dropout's generator seeded with 0.
     pub fn new(tape: &'t Tape<F>, store: &ParamStore<F>, training: bool) -> Self {
+        Self::with_params(tape, store.vars(tape), training)
+    }
+
+    /// A pass over parameters already placed on `tape` (by a capture).
+    pub(crate) fn with_params(tape: &'t Tape<F>, params: ParamVars<'t, F>, training: bool) -> Self {
         ForwardPass {
             tape,
-            params: store.vars(tape),
+            params,
             training,
             rng: RefCell::new(StdRng::seed_from_u64(0)),
             buffers: RefCell::new(Vec::new()),
+            rng_used: Cell::new(false),
+        }
+    }
+
+    /// Why this pass could not be replayed by a captured step: it drew from dropout's
+    /// generator, or set a buffer (running statistics).
+    pub(crate) fn capture_refusal(&self) -> Option<&'static str> {
+        if self.rng_used.get() {
+            Some("the step draws from dropout's generator (a new mask each step); run it eagerly")
+        } else if !self.buffers.borrow().is_empty() {
+            Some("the step sets buffers (a batch norm's running statistics); run it eagerly")
+        } else {
+            None
         }
     }
 
@@ -202,6 +222,7 @@ impl<'t, F: Float> ForwardPass<'t, F> {
 
     /// Runs `f` with dropout's generator.
     pub fn with_rng<R>(&self, f: impl FnOnce(&mut StdRng) -> R) -> R {
+        self.rng_used.set(true);
         f(&mut self.rng.borrow_mut())
     }
 

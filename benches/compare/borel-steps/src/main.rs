@@ -2,16 +2,19 @@
 //! step, `ForwardPass::backward`, `Optimizer::update`. Same data, initial weights and batch order
 //! as the hand-written floor (`peer-common`), so the final SSEs match it to float rounding.
 //!
-//! `borel-steps small linear|sigmoid|relu | large | matmul [N] | chain | pinn | info`; `REPS`
-//! repetitions. Prints `RESULT` lines in the hand-written program's format (`info`: an `INFO`
+//! `borel-steps small linear|sigmoid|relu | small-captured linear|sigmoid|relu | large |
+//! matmul [N] | chain | chain-captured | pinn | info`; `REPS` repetitions. The `-captured`
+//! variants run the same steps recorded once and replayed (`Captured`, `Plan`). Prints `RESULT` lines in the hand-written program's format (`info`: an `INFO`
 //! line naming the GEMM kernels Borel chose for this CPU).
 
+use borel::autograd::Plan;
 use borel::prelude::{
-    Activation, Adam, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape, Tensor,
+    Activation, Adam, Captured, Dense, ForwardPass, Loss, Module, Optimizer, ParamStore, RmsProp, Sequential, Tape,
+    Tensor,
 };
 use peer_common::{
-    Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer, args,
-    epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
+    Act, EPOCHS, LARGE_BATCH, LARGE_DIMS, LARGE_STEPS, LARGE_WARMUP, MM_ITERS, MM_N, MM_WARMUP, Model, N, Rng, Timer,
+    args, epoch_batches, gather, glorot, init_params, large_batch, make_data, report_large, report_small, sse,
 };
 
 fn seed_net(model: Model, store: &mut ParamStore<f32>) -> Sequential<f32> {
@@ -68,7 +71,55 @@ fn small(model: Model, reps: usize) {
         }
         let secs = t.secs();
         let pred = net.predict(&store, &x);
-        report_small("borel", model, secs, steps, sse(pred.data(), &data.y), "Sequential,RmsProp::keras");
+        report_small(
+            "borel",
+            model,
+            secs,
+            steps,
+            sse(pred.data(), &data.y),
+            "Sequential,RmsProp::keras",
+        );
+    }
+}
+
+/// [`small`] with the step captured: recorded on the first batch of each shape, replayed on
+/// the others.
+fn small_captured(model: Model, reps: usize) {
+    let data = make_data(42);
+    let x = Tensor::from_vec(data.x.clone(), &[N, 2]);
+    for _ in 0..reps {
+        let mut store = ParamStore::new();
+        let net = seed_net(model, &mut store);
+        load_params(&mut store, init_params(model, 7));
+        let mut opt = RmsProp::keras();
+        let mut rng = Rng::new(1234);
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let mut steps = 0;
+        let mut step = Captured::new(|fw, x, y| Loss::Mse.of(net.forward(fw, x), y));
+        let t = Timer::start();
+        for _ in 0..EPOCHS {
+            for idx in epoch_batches(&mut rng) {
+                gather(&data, &idx, &mut xb, &mut yb);
+                let m = idx.len();
+                let (xt, yt) = (
+                    Tensor::from_vec(xb.clone(), &[m, 2]),
+                    Tensor::from_vec(yb.clone(), &[m, 1]),
+                );
+                let (_, grads) = step.run(&store, &xt, &yt);
+                opt.update(&mut store, &grads);
+                steps += 1;
+            }
+        }
+        let secs = t.secs();
+        let pred = net.predict(&store, &x);
+        report_small(
+            "borel-captured",
+            model,
+            secs,
+            steps,
+            sse(pred.data(), &data.y),
+            "Captured,RmsProp::keras",
+        );
     }
 }
 
@@ -85,7 +136,9 @@ fn large(reps: usize) {
             .add(Dense::new(d[3]))
             .build_with_input(&mut store, 0, d[0]);
         let mut rng = Rng::new(5);
-        let params = (0..3).map(|l| (glorot(&mut rng, d[l], d[l + 1]), vec![0.0; d[l + 1]])).collect();
+        let params = (0..3)
+            .map(|l| (glorot(&mut rng, d[l], d[l + 1]), vec![0.0; d[l + 1]]))
+            .collect();
         load_params(&mut store, params);
         let mut opt = RmsProp::keras();
         let mut step = || {
@@ -126,7 +179,10 @@ fn matmul(n: usize, reps: usize) {
         }
         let secs = t.secs() / iters as f64;
         let gflops = 2.0 * (n as f64).powi(3) / secs / 1e9;
-        println!("RESULT crate=borel bench=matmul n={n} ms={:.4} gflops={gflops:.2} note=Tensor::matmul", secs * 1e3);
+        println!(
+            "RESULT crate=borel bench=matmul n={n} ms={:.4} gflops={gflops:.2} note=Tensor::matmul",
+            secs * 1e3
+        );
     }
 }
 
@@ -149,7 +205,40 @@ fn chain(reps: usize) {
             std::hint::black_box(x.backward());
             best = best.min(t.secs());
         }
-        println!("RESULT crate=borel bench=chain ns_per_op={:.1} note=best_of_20", best * 1e9 / 10_000.0);
+        println!(
+            "RESULT crate=borel bench=chain ns_per_op={:.1} note=best_of_20",
+            best * 1e9 / 10_000.0
+        );
+    }
+}
+
+/// [`chain`] captured once and replayed: forward kernels and the reverse sweep, no records.
+fn chain_captured(reps: usize) {
+    let mut store = ParamStore::<f32>::new();
+    let x0 = store.add("x", Tensor::scalar(0.5), true);
+    let mut plan = Plan::capture(&store, &[], |_, p, _| {
+        let mut x = p[x0];
+        for i in 0..10_000 {
+            x = match i % 3 {
+                0 => x * 1.0001,
+                1 => x + 0.0001,
+                _ => x.sin(),
+            };
+        }
+        Ok(x)
+    })
+    .expect("the chain captures");
+    for _ in 0..reps {
+        let mut best = f64::INFINITY;
+        for _ in 0..20 {
+            let t = Timer::start();
+            std::hint::black_box(plan.replay(&store, &[]));
+            best = best.min(t.secs());
+        }
+        println!(
+            "RESULT crate=borel-captured bench=chain ns_per_op={:.1} note=best_of_20",
+            best * 1e9 / 10_000.0
+        );
     }
 }
 
@@ -174,7 +263,9 @@ fn pinn(reps: usize) {
             .build_with_input(&mut store, 0, 1);
         let mut rng = Rng::new(11);
         let dims = [1, 32, 32, 1];
-        let params = (0..3).map(|l| (glorot(&mut rng, dims[l], dims[l + 1]), vec![0.0; dims[l + 1]])).collect();
+        let params = (0..3)
+            .map(|l| (glorot(&mut rng, dims[l], dims[l + 1]), vec![0.0; dims[l + 1]]))
+            .collect();
         load_params(&mut store, params);
         let mut opt = Adam::new(1e-3);
         let mut step = || {
@@ -212,16 +303,20 @@ fn main() {
         Some("small") => small(Model::parse(&a[1]), reps),
         Some("large") => large(reps),
         Some("matmul") => matmul(a.get(1).and_then(|s| s.parse().ok()).unwrap_or(MM_N), reps),
+        Some("small-captured") => small_captured(Model::parse(&a[1]), reps),
         Some("chain") => chain(reps),
+        Some("chain-captured") => chain_captured(reps),
         Some("pinn") => pinn(reps),
         Some("info") => println!("INFO borel_gemm={}", borel::autograd::gemm_kernel()),
         _ => {
             for m in [Model::Linear, Model::Sigmoid, Model::Relu] {
                 small(m, reps);
+                small_captured(m, reps);
             }
             large(reps);
             matmul(MM_N, reps);
             chain(reps);
+            chain_captured(reps);
             pinn(reps);
         }
     }

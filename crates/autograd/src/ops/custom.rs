@@ -318,6 +318,10 @@ impl<F: Float> Tape<F> {
             self.check_same(op.name(), x.tape);
         }
         let ids: Vec<u32> = inputs.iter().map(|x| x.id).collect();
+        self.refuse_capture(&format!(
+            "custom op '{}' has a backward written on tensors, which a plan does not capture: write it as Var code (CustomVarFn)",
+            op.name()
+        ));
         Var {
             tape: self,
             id: self.apply(Custom::Tensors(op).into(), &ids),

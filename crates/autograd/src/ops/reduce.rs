@@ -169,7 +169,8 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     #[track_caller]
     pub fn mean(self) -> Var<'t, F> {
-        let n = self.value().numel();
+        // From the shape, not the value: reading a value would refuse a captured step.
+        let n: usize = self.shape().iter().product();
         self.sum() * F::from_f64(1.0 / n as f64)
     }
 

@@ -59,6 +59,7 @@ impl<F: Float> Tape<F> {
                 })
                 .collect()
         } else {
+            self.refuse_capture("the step takes a gradient without create_graph (Tape::grad(.., false)): its values would be frozen as constants; pass create_graph = true");
             let mut grads = sweep(&Eager, self, output.id, seed, &keep);
             let out = wrt
                 .iter()

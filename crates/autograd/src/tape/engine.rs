@@ -7,6 +7,7 @@ use crate::anomaly::debug_nans;
 use crate::float::Float;
 use crate::ops::Op;
 use crate::shape::Shape;
+use crate::tape::nodes::Nodes;
 use crate::tape::pool::take_spare;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
@@ -64,28 +65,9 @@ impl<F: Float> Engine<F> for Eager {
         false
     }
     #[inline]
-    fn backward_node(&self, tape: &Tape<F>, i: usize, g: Tensor<F>, mut out: impl FnMut(u32, Tensor<F>)) {
+    fn backward_node(&self, tape: &Tape<F>, i: usize, g: Tensor<F>, out: impl FnMut(u32, Tensor<F>)) {
         // Eager rules never touch the tape, so the node is read in place, without copies.
-        let nodes = tape.nodes.borrow();
-        let node = nodes.node(i);
-        let ids = nodes.inputs(node);
-        let y = nodes.value(i);
-        let n = ids.len();
-        let out = |k: usize, gk| out(ids[k], gk);
-        if n <= 3 {
-            // The common case, on fixed arrays: collecting into a SmallVec cost more than
-            // the arithmetic of a scalar op.
-            let mut ins: [&Tensor<F>; 3] = [y; 3];
-            let mut needs = [false; 3];
-            for (k, &j) in ids.iter().enumerate() {
-                ins[k] = nodes.value(j as usize);
-                needs[k] = nodes.requires_grad(j as usize);
-            }
-            return node.op.backward_into(self, &ins[..n], y, g, &needs[..n], out);
-        }
-        let ins: SmallVec<[&Tensor<F>; 3]> = ids.iter().map(|&j| nodes.value(j as usize)).collect();
-        let needs: SmallVec<[bool; 3]> = ids.iter().map(|&j| nodes.requires_grad(j as usize)).collect();
-        node.op.backward_into(self, &ins, y, g, &needs, out)
+        eager_backward_node(&tape.nodes.borrow(), i, g, out)
     }
     fn with_vars(&self, op: &str, ins: &[&Tensor<F>], f: &VarFn<'_, F>) -> Vec<Tensor<F>> {
         let scratch = Tape::new();
@@ -212,4 +194,34 @@ pub(super) fn sweep<E: Engine<F>, F: Float>(
         });
     }
     grads
+}
+
+/// [`Eager`]'s backward of non-leaf node `i` on nodes already borrowed: the rule's input
+/// gradients handed to `out` (input id, gradient).
+#[inline]
+pub(super) fn eager_backward_node<F: Float>(
+    nodes: &Nodes<F>,
+    i: usize,
+    g: Tensor<F>,
+    mut out: impl FnMut(u32, Tensor<F>),
+) {
+    let node = nodes.node(i);
+    let ids = nodes.inputs(node);
+    let y = nodes.value(i);
+    let n = ids.len();
+    let out = |k: usize, gk| out(ids[k], gk);
+    if n <= 3 {
+        // The common case, on fixed arrays: collecting into a SmallVec cost more than
+        // the arithmetic of a scalar op.
+        let mut ins: [&Tensor<F>; 3] = [y; 3];
+        let mut needs = [false; 3];
+        for (k, &j) in ids.iter().enumerate() {
+            ins[k] = nodes.value(j as usize);
+            needs[k] = nodes.requires_grad(j as usize);
+        }
+        return node.op.backward_into(&Eager, &ins[..n], y, g, &needs[..n], out);
+    }
+    let ins: SmallVec<[&Tensor<F>; 3]> = ids.iter().map(|&j| nodes.value(j as usize)).collect();
+    let needs: SmallVec<[bool; 3]> = ids.iter().map(|&j| nodes.requires_grad(j as usize)).collect();
+    node.op.backward_into(&Eager, &ins, y, g, &needs, out)
 }

@@ -3,6 +3,7 @@
 //! and the vector pool live in this folder's other files.
 
 mod backward;
+mod capture;
 mod engine;
 mod forward;
 mod grads;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use smallvec::SmallVec;
 
+pub use self::capture::{CaptureError, Plan};
 pub(crate) use self::engine::Engine;
 pub use self::grads::GradStore;
 use self::nodes::Nodes;
@@ -62,6 +64,11 @@ pub struct Tape<F: Float = f32> {
     /// With NaN tracing on: keep the first report here instead of panicking.
     keep_non_finite: Cell<bool>,
     non_finite: RefCell<Option<NonFiniteOp>>,
+    /// While a [`Plan`] records: ops that need no gradient keep their inputs (so replay
+    /// recomputes them from new data), and the first thing that would freeze a value computed
+    /// from the data into a constant is noted here, and the capture refused.
+    capturing: Cell<bool>,
+    taint: RefCell<Option<String>>,
 }
 
 impl<F: Float> Default for Tape<F> {
@@ -75,6 +82,10 @@ impl<F: Float> Drop for Tape<F> {
         self.nodes.get_mut().give_back();
     }
 }
+
+/// Why a step that reads a value while it is captured is refused.
+const READS_A_VALUE: &str = "the step reads a value (Var::value, item, detach, a comparison's mask, logsumexp's shift, ...): \
+     a constant computed from it would be frozen at the captured batch's data";
 
 /// The next recording id (a tape's `id`): 2^64 recordings never wrap.
 static NEXT_RECORDING: AtomicU64 = AtomicU64::new(1);
@@ -117,6 +128,8 @@ impl<F: Float> Tape<F> {
             id: next_recording(),
             keep_non_finite: Cell::new(false),
             non_finite: RefCell::new(None),
+            capturing: Cell::new(false),
+            taint: RefCell::new(None),
         }
     }
 
@@ -233,7 +246,7 @@ impl<F: Float> Tape<F> {
         if site.is_some() {
             self.check_forward(&op, inputs, &value, site);
         }
-        let (op, inputs) = if requires_grad {
+        let (op, inputs) = if requires_grad || self.capturing.get() {
             (op, inputs)
         } else {
             (Op::Leaf, &[][..])
@@ -242,7 +255,16 @@ impl<F: Float> Tape<F> {
     }
 
     pub(crate) fn value_of(&self, id: u32) -> Tensor<F> {
+        self.refuse_capture(READS_A_VALUE);
         self.nodes.borrow().value(id as usize).clone()
+    }
+
+    /// While capturing: notes why the recording cannot be replayed (the first reason wins).
+    #[inline]
+    pub(crate) fn refuse_capture(&self, why: &str) {
+        if self.capturing.get() {
+            self.taint.borrow_mut().get_or_insert_with(|| why.to_string());
+        }
     }
 
     #[track_caller]
@@ -272,6 +294,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// The single value of a one-element var.
     #[track_caller]
     pub fn item(&self) -> F {
+        self.tape.refuse_capture(READS_A_VALUE);
         self.tape.nodes.borrow().value(self.id as usize).item()
     }
 

@@ -111,6 +111,32 @@ impl<F: Float> Nodes<F> {
         id
     }
 
+    /// Replaces node `i`'s value (a leaf's, when a plan is replayed on new data).
+    #[inline]
+    pub(crate) fn set_value(&mut self, i: usize, value: Tensor<F>) {
+        self.values[i] = value;
+    }
+
+    /// Recomputes non-leaf node `i` from its inputs' current values with its op's forward
+    /// kernel: what recording it computed, without the record.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn recompute(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let ids = self.inputs(node);
+        let value = if ids.len() <= 3 {
+            let mut values: [&Tensor<F>; 3] = [&self.values[0]; 3];
+            for (k, &j) in ids.iter().enumerate() {
+                values[k] = &self.values[j as usize];
+            }
+            node.op.forward(&values[..ids.len()])
+        } else {
+            let values: Vec<&Tensor<F>> = ids.iter().map(|&j| &self.values[j as usize]).collect();
+            node.op.forward(&values)
+        };
+        self.values[i] = value;
+    }
+
     /// Node `i`'s record.
     #[inline]
     pub(crate) fn node(&self, i: usize) -> &Node<F> {
