@@ -209,16 +209,7 @@ impl<F: Float> Family<F> for Linalg {
             }
             Linalg::Cholesky => {
                 let n = e.shape(a)[e.shape(a).len() - 1];
-                let phi = Tensor::from_fn(&e.shape(a), |i| {
-                    let (r, c) = (i % (n * n) / n, i % n);
-                    F::from_f64(if r > c {
-                        1.0
-                    } else if r == c {
-                        0.5
-                    } else {
-                        0.0
-                    })
-                });
+                let phi = cholesky_phi::<F>(&e.shape(a), n);
                 let p = e.mul_const(&mm(y, &g, true, false), phi);
                 let l_solve = |b: &E::V| e.apply(Op::from(Linalg::Solve { transposed: true }), &[y, b]);
                 let s = transpose(e, &l_solve(&transpose(e, &l_solve(&p))));
@@ -284,16 +275,7 @@ impl Linalg {
                 );
                 // L^-1 dA_s L^-T, as (L^-1 (L^-1 dA_s)^T)^T.
                 let m = transpose(e, &solve(y, false, &transpose(e, &solve(y, false, &sym))));
-                let phi = Tensor::from_fn(&shape, |i| {
-                    let (r, c) = (i % (n * n) / n, i % n);
-                    F::from_f64(if r > c {
-                        1.0
-                    } else if r == c {
-                        0.5
-                    } else {
-                        0.0
-                    })
-                });
+                let phi = cholesky_phi::<F>(&shape, n);
                 mm(y, &e.mul_const(&m, phi), false, false)
             }
             Linalg::Solve { .. } => unreachable!("solve has two inputs"),
@@ -312,3 +294,16 @@ fn transpose<F: Float, E: Engine<F>>(e: &E, v: &E::V) -> E::V {
 mod methods;
 #[cfg(test)]
 mod tests;
+
+/// Cholesky's Φ mask over matrices of `n x n` batched to `shape`: 1 below the diagonal, 1/2 on
+/// it, 0 above (the lower-triangular half that both its backward and tangent rules use).
+fn cholesky_phi<F: Float>(shape: &[usize], n: usize) -> Tensor<F> {
+    Tensor::from_fn(shape, |i| {
+        let (r, c) = (i % (n * n) / n, i % n);
+        F::from_f64(match r.cmp(&c) {
+            std::cmp::Ordering::Greater => 1.0,
+            std::cmp::Ordering::Equal => 0.5,
+            std::cmp::Ordering::Less => 0.0,
+        })
+    })
+}
