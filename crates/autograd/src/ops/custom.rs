@@ -207,16 +207,13 @@ fn tensor_tangent<F: Float, E: Engine<F>>(
     let refs: Vec<&Tensor<F>> = xs.iter().collect();
     let us: Vec<Option<Tensor<F>>> = dx.iter().map(|d| d.as_ref().map(|d| e.value(d))).collect();
     let yv = e.value(y);
+    let in_shapes: Vec<&[usize]> = refs.iter().map(|xi| xi.shape()).collect();
     let out = (0..yv.data().len())
         .map(|j| {
             let unit = Tensor::from_fn(yv.shape(), |i| if i == j { F::ONE } else { F::ZERO });
             let rows = op.backward(&refs, &yv, &unit);
             let shapes: Vec<&[usize]> = rows.iter().map(|r| r.shape()).collect();
-            check_grads(
-                op.name(),
-                &shapes,
-                &refs.iter().map(|xi| xi.shape()).collect::<Vec<_>>(),
-            );
+            check_grads(op.name(), &shapes, &in_shapes);
             rows.iter()
                 .zip(&us)
                 .filter_map(|(r, u)| u.as_ref().map(|u| dot(r, u)))
